@@ -1,0 +1,1 @@
+"""rnn-pipeline core: config, plugins, recurrent runner, training, tracking and the CLI."""

@@ -1,0 +1,324 @@
+"""The ``pipeline`` command. torch, lightning and mlflow are imported inside the commands only,
+so ``pipeline --help`` and ``pipeline plugins list`` start in a fraction of a second."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from pipeline.plugins import GROUPS, PluginError, Registries, discover
+
+EXPECTED_ERRORS = (ValueError, LookupError, FileNotFoundError, PluginError)
+"""Errors of the user's input (config, data, run id): one line, exit status 2."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "command"):
+        parser.print_help()
+        return 0
+    try:
+        return args.command(args)
+    except EXPECTED_ERRORS as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            "interrupted: the run is marked KILLED; its last checkpoint is saved "
+            "(resume with `pipeline train CONFIG --resume RUN_ID`)",
+            file=sys.stderr,
+        )
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pipeline", description="Train, tune and compare recurrent networks for NLP."
+    )
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    _add_train(commands)
+    _add_evaluate(commands)
+    _add_predict(commands)
+    _add_plugins(commands)
+    _add_ui(commands)
+    return parser
+
+
+def _command(commands: Any, name: str, function: Callable, help_text: str) -> Any:
+    parser = commands.add_parser(name, help=help_text, description=help_text)
+    parser.set_defaults(command=function)
+    return parser
+
+
+def _tracking_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--tracking-uri",
+        help="MLflow store or server (default: "
+        "MLFLOW_TRACKING_URI, else sqlite:///mlruns/mlflow.db)",
+    )
+
+
+def _json_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--json", action="store_true", help="print exactly one JSON object on stdout"
+    )
+
+
+# ----------------------------------------------------------------------------- train
+
+
+def _add_train(commands: Any) -> None:
+    parser = _command(commands, "train", cmd_train, "train a model from a YAML config")
+    parser.add_argument("config", help="YAML file, e.g. conf/experiment/demo.yaml")
+    parser.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="KEY=VALUE",
+        help="dotted overrides, e.g. model.cell=gru optim.lr=0.5",
+    )
+    parser.add_argument(
+        "--resume",
+        metavar="RUN_ID",
+        help="continue this run from its last checkpoint, in the same run",
+    )
+    _tracking_option(parser)
+    _json_option(parser)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from pipeline.config import load_config
+    from pipeline.plugins import default_registries
+
+    registries = default_registries()
+    overrides = list(args.overrides)
+    if args.tracking_uri:
+        overrides.append(f"tracking.uri={args.tracking_uri}")
+    cfg = load_config(args.config, overrides, registries)
+    from pipeline.train import train
+
+    with _stdout_to_stderr(args.json):
+        result = train(cfg, registries=registries, resume=args.resume)
+    summary = {
+        "run_id": result.run_id,
+        "tracking_uri": result.tracking_uri,
+        "metrics": result.metrics,
+        "checkpoint": result.checkpoint,
+    }
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        for name, value in sorted(result.metrics.items()):
+            print(f"{name:>24}  {value:.4f}")
+        print(f"best checkpoint: {result.checkpoint}")
+        print(f"open the MLflow UI with `pipeline ui` (store: {result.tracking_uri})")
+        print(f"run id: {result.run_id}")
+    return 0
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr(enabled: bool) -> Iterator[None]:
+    """Keep stdout for the one JSON object: progress bars and logs go to stderr."""
+    if not enabled:
+        yield
+        return
+    with contextlib.redirect_stdout(sys.stderr):
+        yield
+
+
+# ----------------------------------------------------------------------------- evaluate
+
+
+def _add_evaluate(commands: Any) -> None:
+    parser = _command(commands, "evaluate", cmd_evaluate, "evaluate a trained run on a split")
+    parser.add_argument("--run", required=True, metavar="RUN_ID")
+    parser.add_argument("--split", choices=("test", "val"), default="test")
+    _tracking_option(parser)
+    _json_option(parser)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from pipeline.inference import evaluate
+
+    with _stdout_to_stderr(args.json):
+        metrics = evaluate(args.run, args.split, args.tracking_uri)
+    if args.json:
+        print(json.dumps({"run_id": args.run, "split": args.split, "metrics": metrics}))
+    else:
+        for name, value in sorted(metrics.items()):
+            print(f"{name:>24}  {value:.4f}")
+        print(f"run id: {args.run}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- predict
+
+
+def _add_predict(commands: Any) -> None:
+    parser = _command(commands, "predict", cmd_predict, "predict from raw text with a run")
+    parser.add_argument("--run", required=True, metavar="RUN_ID")
+    parser.add_argument("--top-k", type=int, default=5, help="how many ranked answers")
+    parser.add_argument(
+        "--sample",
+        type=int,
+        default=0,
+        metavar="N",
+        help="language models: also sample a continuation of N tokens",
+    )
+    parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("texts", nargs="+", metavar="TEXT")
+    _tracking_option(parser)
+    _json_option(parser)
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    if args.top_k < 1:
+        raise ValueError(f"--top-k must be at least 1, got {args.top_k}")
+    from pipeline.inference import predict
+
+    options = {"top_k": args.top_k}
+    if args.sample:
+        options.update(sample=args.sample, temperature=args.temperature)
+    with _stdout_to_stderr(args.json):
+        trained, predictions = predict(args.run, args.texts, args.tracking_uri, **options)
+    if args.json:
+        print(json.dumps({"run_id": args.run, "predictions": predictions}, ensure_ascii=False))
+    else:
+        for prediction in predictions:
+            print(trained.task.describe(prediction))
+        print(f"run id: {args.run}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- plugins
+
+
+def _add_plugins(commands: Any) -> None:
+    parser = commands.add_parser(
+        "plugins",
+        help="list and check cell, initializer and task plugins",
+        description="Plugins found through entry points.",
+    )
+    actions = parser.add_subparsers(title="actions", metavar="ACTION", required=True)
+    listing = _command(actions, "list", cmd_plugins_list, "list plugins without importing them")
+    check = _command(
+        actions,
+        "check",
+        cmd_plugins_check,
+        "import every plugin and validate it against its contract",
+    )
+    for sub in (listing, check):
+        _json_option(sub)
+
+
+def _plugin_rows(registries: Registries, load: bool) -> list[dict[str, str]]:
+    rows = []
+    for kind, registry in registries.by_kind().items():
+        for name, records in _records_by_name(registry).items():
+            record = records[0]
+            row = {
+                "name": name,
+                "group": GROUPS[kind],
+                "distribution": record.dist,
+                "version": record.version,
+                "value": record.value,
+                "status": "not checked",
+                "error": "",
+            }
+            if name in registry.blocked:
+                row["status"] = "blocked"
+            elif len(records) > 1 or load:
+                row["status"], row["error"] = _load_status(registry, name)
+            rows.append(row)
+    return rows
+
+
+def _records_by_name(registry: Any) -> dict[str, list[Any]]:
+    found = {name: [record] for name, record in registry.records.items()}
+    found.update({name: list(records) for name, records in registry.conflicts.items()})
+    return dict(sorted(found.items()))
+
+
+def _load_status(registry: Any, name: str) -> tuple[str, str]:
+    try:
+        registry.get(name)
+    except PluginError as error:
+        return ("conflict" if name in registry.conflicts else "broken"), str(error)
+    return "loaded", ""
+
+
+def _print_plugins(rows: list[dict[str, str]], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({"plugins": rows}))
+        return
+    print(f"{'name':<16} {'group':<28} {'distribution':<22} {'version':<10} status")
+    for row in rows:
+        print(
+            f"{row['name']:<16} {row['group']:<28} {row['distribution']:<22} "
+            f"{row['version']:<10} {row['status']}"
+        )
+        if row["error"]:
+            print(f"    {row['error']}")
+
+
+def _registries(with_contracts: bool) -> Registries:
+    if with_contracts:
+        from pipeline.plugins import default_registries
+
+        return default_registries()
+    return Registries(*(discover(kind) for kind in GROUPS))
+
+
+def cmd_plugins_list(args: argparse.Namespace) -> int:
+    _print_plugins(_plugin_rows(_registries(False), load=False), args.json)
+    return 0
+
+
+def cmd_plugins_check(args: argparse.Namespace) -> int:
+    rows = _plugin_rows(_registries(True), load=True)
+    _print_plugins(rows, args.json)
+    return 1 if any(row["status"] in ("broken", "conflict") for row in rows) else 0
+
+
+# ----------------------------------------------------------------------------- ui
+
+
+def _add_ui(commands: Any) -> None:
+    parser = _command(commands, "ui", cmd_ui, "open the MLflow UI on the project's store")
+    parser.add_argument("--port", type=int, default=5000)
+    _tracking_option(parser)
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    import subprocess
+
+    from pipeline.tracking import default_artifact_root, tracking_uri
+
+    uri = tracking_uri(args.tracking_uri)
+    command = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "ui",
+        "--backend-store-uri",
+        uri,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(args.port),
+    ]
+    artifacts = default_artifact_root(uri)
+    if artifacts:
+        command += ["--default-artifact-root", artifacts]
+    print(f"MLflow UI for {uri} at http://127.0.0.1:{args.port} (Ctrl-C to stop)", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        return subprocess.call(command)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,198 @@
+"""The three plugin contracts: Cell, Initializer, Task.
+
+A plugin is one entry point in one of the groups ``rnn_pipeline.cells``,
+``rnn_pipeline.initializers`` or ``rnn_pipeline.tasks``; its entry-point name is the name a
+config uses (``model.cell: lstm``). Built-in plugins follow exactly these contracts.
+
+Shapes: B batch, T time steps, D input features, H hidden units, V vocabulary size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+import torch
+from torch import Tensor, nn
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from pipeline.components import Components
+    from pipeline.config import Config
+
+State = list[Tensor]
+"""A cell's state: a list of tensors, each (B, H); ``state[0]`` is the hidden state h."""
+
+FUSED_MODES = ("LSTM", "GRU", "RNN_TANH", "RNN_RELU")
+
+
+class Cell(nn.Module):
+    """One time step of a recurrent layer: ``h_t, state_t = cell(x_t, state_{t-1})``.
+
+    Construct as ``Cell(input_size, hidden_size, **options)``; ``options`` come from
+    ``model.cell_options`` in the config. Implement :meth:`step` (and optionally
+    :meth:`project`); the core's recurrent runner turns the cell into a sequence layer with
+    layers, both directions, padding and compilation.
+
+    Class attributes:
+        state_size: how many (B, H) tensors the state holds (1 for RNN and GRU, 2 for LSTM).
+        fused_mode: one of ``FUSED_MODES`` when the cell can run the whole sequence with
+            torch's fused kernels (cuDNN on GPUs). Such a cell must name its parameters
+            ``weight_ih`` (G*H, D), ``weight_hh`` (G*H, H), ``bias_ih`` (G*H) and
+            ``bias_hh`` (G*H) in torch's gate order, so both paths compute the same function.
+    """
+
+    state_size: ClassVar[int] = 1
+    fused_mode: ClassVar[str | None] = None
+
+    def __init__(self, input_size: int, hidden_size: int) -> None:
+        super().__init__()
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+
+    def init_state(self, batch: int, device: torch.device | None = None) -> State:
+        """Zero initial state h_0: ``state_size`` tensors of shape (B, H)."""
+        return [torch.zeros(batch, self.hidden_size, device=device) for _ in range(self.state_size)]
+
+    def project(self, x: Tensor) -> Tensor:
+        """Input-side transform applied once to the whole sequence before stepping.
+
+        (..., D) -> (..., P). The default is the identity; a cell whose step starts with a
+        matrix product of the input (``W_e e_t``) moves it here, so the runner computes it for
+        all time steps in one matrix multiplication.
+        """
+        return x
+
+    def step(self, p_t: Tensor, state: State) -> tuple[Tensor, State]:
+        """One time step on a projected input ``p_t`` (B, P): returns h_t (B, H) and the state."""
+        raise NotImplementedError(f"{type(self).__name__} must implement step(p_t, state)")
+
+    def forward(self, x_t: Tensor, state: State) -> tuple[Tensor, State]:
+        """One time step on a raw input ``x_t`` (B, D): returns h_t (B, H) and the new state."""
+        return self.step(self.project(x_t), state)
+
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        """Parameters by initializer group: ``input``, ``recurrent`` and ``bias``.
+
+        The default sorts by name: ``weight_ih*`` input, ``weight_hh*`` recurrent, ``bias*``
+        bias. Override when your names differ; unlisted parameters keep their own init.
+        """
+        groups: dict[str, list[nn.Parameter]] = {"input": [], "recurrent": [], "bias": []}
+        for name, parameter in self.named_parameters(recurse=False):
+            if name.startswith("weight_ih"):
+                groups["input"].append(parameter)
+            elif name.startswith("weight_hh"):
+                groups["recurrent"].append(parameter)
+            elif name.startswith("bias"):
+                groups["bias"].append(parameter)
+        return groups
+
+
+class Initializer(Protocol):
+    """Fill ``tensor`` in place: ``fn(tensor, *, generator=None, **options) -> dict | None``.
+
+    Use only ``generator`` for randomness, so the same seed gives the same weights. Options
+    come from ``init.options.<group>`` in the config. Return None, or a small dict of facts
+    worth logging as run params (e.g. how many words pretrained vectors covered).
+    """
+
+    def __call__(
+        self, tensor: Tensor, *, generator: torch.Generator | None = None, **options: Any
+    ) -> dict[str, float] | None: ...
+
+
+@dataclass
+class StepResult:
+    """What a task's step returns: the loss to back-propagate and the state to carry on."""
+
+    loss: Tensor
+    """Scalar mean loss of the batch."""
+    carry: Any = None
+    """State handed to the next batch of the same split and epoch (e.g. an LM's hidden state)."""
+
+
+@dataclass
+class DataFacts:
+    """Facts a task reports after preparing its data; logged as run params."""
+
+    sizes: dict[str, int] = field(default_factory=dict)
+    """Examples (or tokens) per split, e.g. ``{"train": 9000, "validation": 500}``."""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Task:
+    """Everything task-specific: data to tensors, the network, the loss, metrics, prediction.
+
+    One shared LightningModule drives every task; the core never branches on a task's name.
+    A task is constructed as ``Task(cfg)`` with the resolved config; its own options are the
+    dataclass ``Options`` and arrive as ``cfg.task.options`` (validated like any config key).
+
+    Life cycle in ``train``: ``prepare_data`` (reads and tokenises, cached), ``save_artifacts``
+    (tokenizer, label maps; logged with the run), ``build_network``, then per batch ``step``.
+    For ``predict``/``evaluate`` on a finished run: ``load_artifacts`` then ``build_network``.
+    """
+
+    Options: ClassVar[type] = object
+    """Dataclass of the task's options (``task.<option>`` keys in the config)."""
+    monitor: ClassVar[str] = "val_loss"
+    """Metric that early stopping, best checkpoints and tuning watch."""
+    monitor_mode: ClassVar[str] = "min"
+    metric_names: ClassVar[Sequence[str]] = ("loss",)
+    """Metrics logged per split as ``{split}_{name}`` (split in train, val, test)."""
+
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self.options = cfg.task.options
+
+    @classmethod
+    def config_problems(cls, cfg: Config) -> list[str]:
+        """Problems with settings this task cannot use, each naming the key and the fix."""
+        return []
+
+    def prepare_data(self, cache_dir: Path) -> DataFacts:
+        """Read the splits, fit the tokenizer on train (unless loaded), tokenise (cached)."""
+        raise NotImplementedError
+
+    def save_artifacts(self, directory: Path) -> None:
+        """Write what prediction needs besides weights (tokenizer, label maps) to directory."""
+        raise NotImplementedError
+
+    def load_artifacts(self, directory: Path) -> None:
+        """Read back what :meth:`save_artifacts` wrote."""
+        raise NotImplementedError
+
+    def vocabulary(self) -> Sequence[str] | None:
+        """Token of each embedding row (for pretrained vectors), or None without a vocabulary."""
+        return None
+
+    def build_network(self, components: Components) -> nn.Module:
+        """The task's network, built from the registered cells via ``components``."""
+        raise NotImplementedError
+
+    def dataloader(self, split: str, rank: int = 0, world_size: int = 1) -> Any:
+        """Batches of split (train, val, test) for this process; each rank gets its own shard."""
+        raise NotImplementedError
+
+    def metrics(self) -> dict[str, Any]:
+        """Fresh torchmetrics ``Metric`` objects keyed by ``metric_names`` (one set per split)."""
+        raise NotImplementedError
+
+    def step(
+        self, network: nn.Module, batch: Any, carry: Any, metrics: dict[str, Any]
+    ) -> StepResult:
+        """Loss of one batch; update ``metrics`` in place. ``carry`` is None at epoch start."""
+        raise NotImplementedError
+
+    def predict(self, network: nn.Module, texts: Sequence[str], **options: Any) -> list[dict]:
+        """Predictions from raw text, one JSON-ready dict per input text."""
+        raise NotImplementedError
+
+    def describe(self, prediction: dict) -> str:
+        """One prediction as readable text for the terminal."""
+        return str(prediction)
+
+
+CellFactory = Callable[[int, int], Cell]
+"""``factory(input_size, hidden_size) -> Cell`` with the configured options bound."""

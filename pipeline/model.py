@@ -1,0 +1,113 @@
+"""The one LightningModule every task shares: it knows nothing of a particular task or cell."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import torch
+from torch import nn
+
+from pipeline.config import OptimConfig
+from pipeline.interfaces import Task
+
+SPLITS = ("train", "val", "test")
+
+
+class PipelineModule(L.LightningModule):
+    """Drives ``task.step`` for each split, logs the task's metrics, builds the optimizer."""
+
+    def __init__(self, task: Task, network: nn.Module, optim: OptimConfig) -> None:
+        super().__init__()
+        self.task, self.network, self.optim = task, network, optim
+        # keyed "train_metrics" etc.: a ModuleDict key may not shadow Module.train
+        self.split_metrics = nn.ModuleDict(
+            {f"{split}_metrics": nn.ModuleDict(task.metrics()) for split in SPLITS}
+        )
+        self._carry: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------------- data
+
+    def _loader(self, split: str) -> Any:
+        trainer = self.trainer
+        return self.task.dataloader(split, trainer.global_rank, trainer.world_size)
+
+    def train_dataloader(self) -> Any:
+        return self._loader("train")
+
+    def val_dataloader(self) -> Any:
+        return self._loader("val")
+
+    def test_dataloader(self) -> Any:
+        return self._loader("test")
+
+    # ------------------------------------------------------------------------- steps
+
+    def _step(self, batch: Any, split: str) -> torch.Tensor:
+        metrics = self.split_metrics[f"{split}_metrics"]
+        result = self.task.step(self.network, batch, self._carry.get(split), metrics)
+        self._carry[split] = result.carry
+        for name, metric in metrics.items():
+            self.log(
+                f"{split}_{name}",
+                metric,
+                on_step=False,
+                on_epoch=True,
+                prog_bar=split != "train",
+                sync_dist=False,
+            )
+        return result.loss
+
+    def on_train_epoch_start(self) -> None:
+        self._carry["train"] = None
+
+    def on_validation_epoch_start(self) -> None:
+        self._carry["val"] = None
+
+    def on_test_epoch_start(self) -> None:
+        self._carry["test"] = None
+
+    def training_step(self, batch: Any, batch_index: int) -> torch.Tensor:
+        loss = self._step(batch, "train")
+        self.log("loss", loss.detach(), on_step=True, on_epoch=False, prog_bar=True, logger=False)
+        return loss
+
+    def validation_step(self, batch: Any, batch_index: int) -> None:
+        self._step(batch, "val")
+
+    def test_step(self, batch: Any, batch_index: int) -> None:
+        self._step(batch, "test")
+
+    # ------------------------------------------------------------------------- optimisation
+
+    def configure_optimizers(self) -> Any:
+        optimizer = build_optimizer(self.network.parameters(), self.optim)
+        schedule = self.optim.schedule
+        if schedule == "step":
+            factor, start = self.optim.decay_factor, self.optim.decay_start_epoch
+            scheduler = torch.optim.lr_scheduler.LambdaLR(
+                optimizer, lambda epoch: factor ** max(0, epoch - start + 1)
+            )
+            return {"optimizer": optimizer, "lr_scheduler": scheduler}
+        if schedule == "plateau":
+            scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                optimizer,
+                mode=self.task.monitor_mode,
+                factor=self.optim.decay_factor,
+                patience=self.optim.plateau_patience,
+            )
+            return {
+                "optimizer": optimizer,
+                "lr_scheduler": {"scheduler": scheduler, "monitor": self.task.monitor},
+            }
+        return optimizer
+
+
+def build_optimizer(parameters: Any, optim: OptimConfig) -> torch.optim.Optimizer:
+    """sgd (with momentum), adam or adamw with the configured lr and weight decay."""
+    if optim.name == "sgd":
+        return torch.optim.SGD(
+            parameters, lr=optim.lr, momentum=optim.momentum, weight_decay=optim.weight_decay
+        )
+    optimizer_class = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[optim.name]
+    return optimizer_class(parameters, lr=optim.lr, weight_decay=optim.weight_decay)

@@ -1,0 +1,276 @@
+"""``train(cfg) -> TrainResult``: the one training path of the CLI and of tuning."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import (
+    Callback,
+    EarlyStopping,
+    LearningRateMonitor,
+    ModelCheckpoint,
+    OnExceptionCheckpoint,
+)
+
+from pipeline import config as config_module
+from pipeline.components import Components
+from pipeline.config import Config
+from pipeline.initialization import initialize
+from pipeline.interfaces import Task
+from pipeline.logger import RunLogger
+from pipeline.model import PipelineModule
+from pipeline.plots import learning_curve
+from pipeline.plugins import Registries, default_registries
+from pipeline.runs import checkpoint_dir, fetch_run_files, local_dir, open_run, resume_checkpoint
+from pipeline.tracking import Tracker, final_status
+
+RUN_ID_ENV = "RNN_PIPELINE_RUN_ID"
+"""Set by rank 0 before Lightning launches the other DDP ranks, so they share its run."""
+
+
+@dataclass
+class TrainResult:
+    run_id: str
+    tracking_uri: str
+    metrics: dict[str, float]
+    checkpoint: str | None
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def train(
+    cfg: Config,
+    *,
+    registries: Registries | None = None,
+    resume: str | None = None,
+    callbacks: Sequence[Callback] = (),
+    tags: dict[str, str] | None = None,
+) -> TrainResult:
+    """Train cfg's task, log everything to one MLflow run, test the best checkpoint."""
+    registries = registries or default_registries()
+    task = registries.tasks.get(cfg.task.name)(cfg)
+    components = Components(cfg.model, registries.cells)
+    tracker = Tracker(cfg.tracking.uri)
+    inherited = os.environ.get(RUN_ID_ENV)  # set: this is a DDP rank that rank 0 launched
+    run_id = inherited or open_run(tracker, cfg, registries, resume, tags)
+    os.environ[RUN_ID_ENV] = run_id
+    status = nullcontext() if inherited else final_status(tracker, run_id)
+    try:
+        with status, _sigterm_as_interrupt(), _log_last_checkpoint_on_interrupt(tracker, run_id):
+            metrics, checkpoint = _train_run(
+                cfg,
+                task,
+                components,
+                registries,
+                tracker,
+                run_id,
+                resume,
+                callbacks,
+                owner=not inherited,
+            )
+    finally:
+        if not inherited:
+            os.environ.pop(RUN_ID_ENV, None)
+    return TrainResult(run_id, tracker.uri, metrics, checkpoint)
+
+
+def _train_run(
+    cfg: Config,
+    task: Task,
+    components: Components,
+    registries: Registries,
+    tracker: Tracker,
+    run_id: str,
+    resume: str | None,
+    callbacks: Sequence[Callback],
+    owner: bool,
+) -> tuple[dict[str, float], str | None]:
+    _set_threads(cfg.trainer.threads)
+    _quiet_lightning()
+    L.seed_everything(cfg.seed, verbose=False)
+    if resume:
+        task.load_artifacts(fetch_run_files(tracker, run_id, "task"))
+    facts = task.prepare_data(Path(cfg.data.cache_dir))
+    network = task.build_network(components)
+    init_facts = initialize(network, cfg.init, registries.initializers, cfg.seed, task.vocabulary())
+    if owner and not resume:
+        _log_run_inputs(tracker, run_id, cfg, task, facts, init_facts, network)
+    module = PipelineModule(task, network, cfg.optim)
+    directory = checkpoint_dir(run_id)
+    trainer, best = _build_trainer(cfg, task, tracker, run_id, directory, callbacks)
+    _fit(trainer, module, resume_checkpoint(tracker, run_id, directory) if resume else None)
+    best_path = best.best_model_path or None
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k != "loss"}
+    tested = trainer.test(module, ckpt_path=best_path or "last", verbose=False)
+    if best.best_model_score is not None:
+        metrics[f"best_{task.monitor}"] = float(best.best_model_score)
+    metrics.update({k: float(v) for k, v in (tested[0] if tested else {}).items()})
+    if owner:
+        _log_run_outputs(tracker, run_id, task, directory, best_path, metrics)
+    return metrics, best_path
+
+
+def _log_run_inputs(
+    tracker: Tracker,
+    run_id: str,
+    cfg: Config,
+    task: Task,
+    facts: Any,
+    init_facts: dict[str, Any],
+    network: torch.nn.Module,
+) -> None:
+    """Params (flattened config, data sizes, init facts, parameter count) and input artifacts."""
+    params = config_module.flatten(config_module.to_dict(cfg))
+    params.update({f"data.size.{k}": v for k, v in facts.sizes.items()})
+    params.update(facts.extra)
+    params.update(init_facts)
+    params["model.trainable_parameters"] = sum(
+        p.numel() for p in network.parameters() if p.requires_grad
+    )
+    tracker.log_params(run_id, params)
+    staging = local_dir(run_id) / "inputs"
+    staging.mkdir(parents=True, exist_ok=True)
+    (staging / "config.yaml").write_text(config_module.dump_yaml(cfg), encoding="utf-8")
+    task.save_artifacts(staging / "task")
+    tracker.log_artifact(run_id, staging / "config.yaml")
+    tracker.log_artifact(run_id, staging / "task", "task")
+
+
+def _log_run_outputs(
+    tracker: Tracker,
+    run_id: str,
+    task: Task,
+    directory: Path,
+    best: str | None,
+    metrics: dict[str, float],
+) -> None:
+    """Test metrics, checkpoints and the learning curve as run artifacts."""
+    tracker.log_metrics(run_id, {k: v for k, v in metrics.items() if k.startswith("best_")})
+    for path in (Path(best) if best else None, directory / "last.ckpt"):
+        if path is not None and path.is_file():
+            tracker.log_artifact(run_id, path, "checkpoints")
+    curve = learning_curve(
+        tracker, run_id, list(task.metric_names), local_dir(run_id) / "learning_curve.png"
+    )
+    tracker.log_artifact(run_id, curve, "plots")
+
+
+def _build_trainer(
+    cfg: Config,
+    task: Task,
+    tracker: Tracker,
+    run_id: str,
+    directory: Path,
+    extra: Sequence[Callback],
+) -> tuple[L.Trainer, ModelCheckpoint]:
+    settings = cfg.trainer
+    best = ModelCheckpoint(
+        dirpath=directory,
+        filename="best",
+        monitor=task.monitor,
+        mode=task.monitor_mode,
+        save_last=True,
+        enable_version_counter=False,
+    )
+    callbacks: list[Callback] = [
+        best,
+        OnExceptionCheckpoint(directory, "last"),
+        LearningRateMonitor("epoch"),
+        *extra,
+    ]
+    if settings.early_stopping_patience > 0:
+        callbacks.append(
+            EarlyStopping(
+                task.monitor, patience=settings.early_stopping_patience, mode=task.monitor_mode
+            )
+        )
+    trainer = L.Trainer(
+        max_epochs=settings.max_epochs,
+        accelerator=settings.accelerator,
+        devices=settings.devices,
+        num_nodes=settings.num_nodes,
+        strategy=settings.strategy,
+        precision=settings.precision,
+        gradient_clip_val=settings.gradient_clip_val or None,
+        limit_train_batches=settings.limit_train_batches,
+        limit_val_batches=settings.limit_val_batches,
+        log_every_n_steps=settings.log_every_n_steps,
+        enable_progress_bar=settings.progress_bar,
+        enable_model_summary=False,
+        logger=RunLogger(tracker, run_id),
+        callbacks=callbacks,
+        use_distributed_sampler=False,  # tasks shard their own data (LM streams per rank)
+        default_root_dir=str(directory),
+    )
+    return trainer, best
+
+
+def _fit(trainer: L.Trainer, module: PipelineModule, ckpt_path: str | None) -> None:
+    """trainer.fit, with Lightning's exit after Ctrl-C/SIGTERM turned into KeyboardInterrupt."""
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        trainer.fit(module, ckpt_path=ckpt_path)
+    except SystemExit as error:  # Lightning calls sys.exit(1) after a graceful Ctrl-C shutdown
+        if trainer.interrupted:
+            raise KeyboardInterrupt("training interrupted; last checkpoint saved") from error
+        raise
+    finally:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, previous)  # Lightning leaves SIGINT ignored
+    if trainer.interrupted:
+        raise KeyboardInterrupt("training interrupted; last checkpoint saved")
+
+
+@contextmanager
+def _log_last_checkpoint_on_interrupt(tracker: Tracker, run_id: str) -> Iterator[None]:
+    """On Ctrl-C, log the last checkpoint Lightning saved, so the run can be resumed anywhere."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        last = checkpoint_dir(run_id) / "last.ckpt"
+        if last.is_file():
+            tracker.log_artifact(run_id, last, "checkpoints")
+        raise
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt, so the run ends KILLED instead of staying RUNNING."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _quiet_lightning() -> None:
+    """Silence Lightning's start-up chatter (tips, 'GPU available') and known-noise warnings."""
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
+    for message in (
+        r".*isinstance\(treespec, LeafSpec\)",
+        r".*exists and is not empty",
+        r".*does not have many workers",
+    ):
+        warnings.filterwarnings("ignore", message=message)
+
+
+def _set_threads(threads: int) -> None:
+    if threads > 0:
+        torch.set_num_threads(threads)

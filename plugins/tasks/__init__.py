@@ -1,0 +1,1 @@
+"""Built-in tasks, registered as entry points in ``rnn_pipeline.tasks``."""

@@ -1,0 +1,284 @@
+"""Next-word language model: P(x_{t+1} | x_1..x_t) with softmax over the vocabulary.
+
+The classic recipe (Zaremba et al. 2014): each split's token stream is cut into
+``data.batch_size`` contiguous streams; training runs truncated back-propagation through time
+over ``task.bptt`` steps and carries the (detached) hidden state from one batch to the next.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+from torchmetrics import MeanMetric
+
+from pipeline.cache import cached_dir
+from pipeline.data import fingerprint, load_text_splits
+from pipeline.interfaces import DataFacts, StepResult, Task
+from pipeline.tokenizers import Tokenizer, build_tokenizer, load_tokenizer
+
+if TYPE_CHECKING:
+    from pipeline.components import Components
+    from pipeline.config import Config
+    from pipeline.recurrent import RecurrentEncoder
+
+SPLITS = {"train": "train", "val": "validation", "test": "test"}
+
+
+@dataclass
+class LanguageModelOptions:
+    bptt: int = field(default=35, metadata={"min": 1})
+    """Time steps per batch for truncated back-propagation through time."""
+    tie_weights: bool = False
+    """Share the embedding and output matrices (Press & Wolf 2017); needs H == embedding size."""
+
+
+class Perplexity(MeanMetric):
+    """exp of the token-weighted mean cross-entropy; reduced correctly across DDP ranks."""
+
+    def compute(self) -> Tensor:
+        return torch.exp(super().compute())
+
+
+class LanguageModelNetwork(nn.Module):
+    """Embedding -> recurrent encoder -> linear layer over the vocabulary."""
+
+    def __init__(
+        self, embedding: nn.Embedding, encoder: RecurrentEncoder, dropout: float, tie: bool
+    ) -> None:
+        super().__init__()
+        self.embedding, self.encoder = embedding, encoder
+        self.dropout = nn.Dropout(dropout)
+        self.output = nn.Linear(encoder.output_size, embedding.num_embeddings)
+        if tie:
+            self.output.weight = self.embedding.weight
+
+    def forward(
+        self, tokens: Tensor, state: list[Tensor] | None = None
+    ) -> tuple[Tensor, list[Tensor]]:
+        """tokens (B, T) -> logits (B, T, V), encoder state."""
+        embedded = self.dropout(self.embedding(tokens))  # (B, T, E)
+        hidden, state = self.encoder(embedded, state=state)  # (B, T, H)
+        return self.output(self.dropout(hidden)), state
+
+
+class StreamChunks(torch.utils.data.Dataset):
+    """Consecutive (input, target) windows of bptt steps over (B, N) parallel streams."""
+
+    def __init__(self, streams: Tensor, bptt: int) -> None:
+        self.streams, self.bptt = streams, bptt
+        self.starts = list(range(0, max(streams.size(1) - 1, 0), bptt))
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
+        start = self.starts[index]
+        length = min(self.bptt, self.streams.size(1) - 1 - start)
+        window = self.streams[:, start : start + length + 1]
+        return window[:, :-1], window[:, 1:]  # (B, T) each
+
+
+def cut_streams(tokens: Tensor, streams: int, rank: int = 0, world_size: int = 1) -> Tensor:
+    """(N,) token ids -> this rank's (streams, N // (streams * world_size)) contiguous streams."""
+    total = streams * world_size
+    length = tokens.numel() // total
+    if length < 2:
+        raise ValueError(
+            f"{tokens.numel()} tokens are too few for {total} streams of at least 2 tokens: "
+            "lower data.batch_size / data.eval_batch_size or add text"
+        )
+    grid = tokens[: length * total].view(total, length)
+    return grid[rank * streams : (rank + 1) * streams]
+
+
+class LanguageModelTask(Task):
+    """Predict the next token; metrics loss (cross-entropy per token) and perplexity."""
+
+    Options = LanguageModelOptions
+    monitor = "val_loss"
+    monitor_mode = "min"
+    metric_names = ("loss", "ppl")
+
+    def __init__(self, cfg: Config) -> None:
+        super().__init__(cfg)
+        self.tokenizer: Tokenizer | None = None
+        self.tokens: dict[str, Tensor] = {}
+
+    @classmethod
+    def config_problems(cls, cfg: Config) -> list[str]:
+        problems = []
+        if cfg.model.bidirectional:
+            problems.append(
+                "model.bidirectional: a next-word model must not see the future; set it false"
+            )
+        if cfg.task.options.tie_weights and cfg.model.hidden_size != cfg.model.embedding_size:
+            problems.append(
+                f"task.tie_weights needs model.hidden_size ({cfg.model.hidden_size}) == "
+                f"model.embedding_size ({cfg.model.embedding_size})"
+            )
+        return problems
+
+    # ------------------------------------------------------------------------- data
+
+    def prepare_data(self, cache_dir: Path) -> DataFacts:
+        cfg = self.cfg
+        key = {
+            "task": "language_model",
+            "data": fingerprint(cfg.data),
+            "seed": cfg.seed,
+            "tokenizer": dataclasses.asdict(cfg.tokenizer),
+            "fractions": [cfg.data.validation_fraction, cfg.data.test_fraction],
+        }
+        directory, _ = cached_dir(cache_dir, key, self._tokenise_into)
+        if self.tokenizer is None:
+            self.tokenizer = load_tokenizer(directory / "tokenizer")
+        self.tokens = {split: torch.load(directory / f"{split}.pt") for split in SPLITS}
+        facts = json.loads((directory / "facts.json").read_text())
+        return DataFacts(sizes=facts["sizes"], extra={"data.carved": ",".join(facts["carved"])})
+
+    def _tokenise_into(self, directory: Path) -> None:
+        """Read the splits, fit the tokenizer on train, save ids per split (the cache build)."""
+        splits = load_text_splits(self.cfg.data, self.cfg.seed)
+        tokenizer = self.tokenizer or build_tokenizer(self.cfg.tokenizer)
+        if self.tokenizer is None:
+            tokenizer.fit(splits.lines["train"])
+        tokenizer.save(directory / "tokenizer")
+        sizes = {}
+        for split, name in SPLITS.items():
+            ids = tokenizer.encode_lines(splits.lines[name], eos=True, progress=True)
+            stream = torch.tensor([i for line in ids for i in line], dtype=torch.long)
+            torch.save(stream, directory / f"{split}.pt")
+            sizes[f"{name}_tokens"] = stream.numel()
+        facts = {"sizes": sizes, "carved": splits.carved}
+        (directory / "facts.json").write_text(json.dumps(facts))
+
+    def save_artifacts(self, directory: Path) -> None:
+        self.tokenizer.save(directory / "tokenizer")
+
+    def load_artifacts(self, directory: Path) -> None:
+        self.tokenizer = load_tokenizer(directory / "tokenizer")
+
+    def vocabulary(self) -> Sequence[str]:
+        return self.tokenizer.vocab
+
+    def dataloader(self, split: str, rank: int = 0, world_size: int = 1) -> Any:
+        data = self.cfg.data
+        batch = data.batch_size if split == "train" else data.eval_batch_size
+        streams = cut_streams(self.tokens[split], batch, rank, world_size)
+        chunks = StreamChunks(streams, self.options.bptt)
+        return torch.utils.data.DataLoader(chunks, batch_size=None, shuffle=False)
+
+    # ------------------------------------------------------------------------- model
+
+    def build_network(self, components: Components) -> nn.Module:
+        model = self.cfg.model
+        return LanguageModelNetwork(
+            components.embedding(len(self.tokenizer)),
+            components.encoder(model.embedding_size),
+            model.dropout,
+            self.options.tie_weights,
+        )
+
+    def metrics(self) -> dict[str, Any]:
+        return {"loss": MeanMetric(), "ppl": Perplexity()}
+
+    def step(
+        self, network: nn.Module, batch: Any, carry: Any, metrics: dict[str, Any]
+    ) -> StepResult:
+        inputs, targets = batch  # (B, T) each
+        logits, state = network(inputs, carry)  # (B, T, V)
+        loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten())
+        for metric in metrics.values():
+            metric.update(loss.detach(), targets.numel())
+        return StepResult(loss, [s.detach() for s in state])
+
+    # ------------------------------------------------------------------------- prediction
+
+    @torch.no_grad()
+    def predict(
+        self,
+        network: nn.Module,
+        texts: Sequence[str],
+        top_k: int = 5,
+        sample: int = 0,
+        temperature: float = 1.0,
+        seed: int = 0,
+    ) -> list[dict]:
+        """Top-k next tokens of each text, and optionally a sampled continuation of N tokens."""
+        network.eval()
+        generator = torch.Generator().manual_seed(seed)
+        return [
+            self._predict_one(network, text, top_k, sample, temperature, generator)
+            for text in texts
+        ]
+
+    def _predict_one(
+        self,
+        network: nn.Module,
+        text: str,
+        top_k: int,
+        sample: int,
+        temperature: float,
+        generator: torch.Generator,
+    ) -> dict:
+        tokenizer = self.tokenizer
+        device = next(network.parameters()).device
+        ids = [tokenizer.eos_id, *tokenizer.encode(text)]  # a line starts after <eos>
+        logits, state = network(torch.tensor([ids], device=device))
+        probabilities = F.softmax(logits[0, -1], dim=-1)
+        best = probabilities.topk(min(top_k, probabilities.numel()))
+        result = {
+            "text": text,
+            "tokens": tokenizer.tokens(text),
+            "next": [
+                {"token": tokenizer.id_to_token(int(i)), "probability": float(p)}
+                for p, i in zip(best.values, best.indices, strict=True)
+            ],
+        }
+        if sample > 0:
+            result["continuation"] = self._sample(
+                network, logits[0, -1], state, sample, temperature, generator
+            )
+        return result
+
+    def _sample(
+        self,
+        network: nn.Module,
+        logits: Tensor,
+        state: list[Tensor],
+        steps: int,
+        temperature: float,
+        generator: torch.Generator,
+    ) -> str:
+        """Draw tokens from softmax(logits / temperature), feeding each back in."""
+        drawn: list[int] = []
+        for _ in range(steps):
+            weights = F.softmax(logits.float().cpu() / max(temperature, 1e-6), dim=-1)
+            token = int(torch.multinomial(weights, 1, generator=generator))
+            if token == self.tokenizer.eos_id:
+                break
+            drawn.append(token)
+            step_logits, state = network(torch.tensor([[token]], device=logits.device), state)
+            logits = step_logits[0, -1]
+        return self.tokenizer.decode(drawn)
+
+    def describe(self, prediction: dict) -> str:
+        lines = [f"{prediction['text']} ..."]
+        for rank, item in enumerate(prediction["next"], 1):
+            bar = "#" * max(1, round(30 * item["probability"]))
+            lines.append(f"  {rank}. {item['token']:<16} {item['probability']:.4f} {bar}")
+        if "continuation" in prediction:
+            lines.append(f"  sampled: {prediction['text']} {prediction['continuation']}")
+        lines.append(
+            f"  (a uniform guess over the {len(self.tokenizer)} tokens: "
+            f"{1 / len(self.tokenizer):.4f} each)"
+        )
+        return "\n".join(lines)
