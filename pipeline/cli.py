@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_predict(commands)
     _add_plugins(commands)
     _add_ui(commands)
+    _add_demo(commands)
     return parser
 
 
@@ -255,12 +256,11 @@ def _print_plugins(rows: list[dict[str, str]], as_json: bool) -> None:
     if as_json:
         print(json.dumps({"plugins": rows}))
         return
-    print(f"{'name':<16} {'group':<28} {'distribution':<22} {'version':<10} status")
+    columns = ("name", "group", "distribution", "version", "status")
+    widths = {c: max(len(c), *(len(row[c]) for row in rows)) for c in columns} if rows else {}
+    print("  ".join(f"{c:<{widths.get(c, 0)}}" for c in columns).rstrip())
     for row in rows:
-        print(
-            f"{row['name']:<16} {row['group']:<28} {row['distribution']:<22} "
-            f"{row['version']:<10} {row['status']}"
-        )
+        print("  ".join(f"{row[c]:<{widths[c]}}" for c in columns).rstrip())
         if row["error"]:
             print(f"    {row['error']}")
 
@@ -317,6 +317,48 @@ def cmd_ui(args: argparse.Namespace) -> int:
     print(f"MLflow UI for {uri} at http://127.0.0.1:{args.port} (Ctrl-C to stop)", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         return subprocess.call(command)
+    return 0
+
+
+# ----------------------------------------------------------------------------- demo
+
+DEMO_CONFIG = "conf/experiment/demo.yaml"
+DEMO_PROMPT = "El gobierno aprobó un"
+
+
+def _add_demo(commands: Any) -> None:
+    parser = _command(
+        commands,
+        "demo",
+        cmd_demo,
+        f"train {DEMO_CONFIG} and show the next words of '{DEMO_PROMPT}'",
+    )
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
+    parser.add_argument("--text", default=DEMO_PROMPT)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """The README's first command: train the demo model, then predict with it."""
+    from pipeline.config import load_config
+    from pipeline.inference import predict
+    from pipeline.plugins import default_registries
+    from pipeline.train import train
+
+    registries = default_registries()
+    cfg = load_config(DEMO_CONFIG, list(args.overrides), registries)
+    result = train(cfg, registries=registries)
+    trained, predictions = predict(result.run_id, [args.text], result.tracking_uri, registries)
+    print(
+        f"\ntest perplexity {result.metrics.get('test_ppl', float('nan')):.2f}; "
+        f"the model's top 5 next words:"
+    )
+    print(trained.task.describe(predictions[0]))
+    print(
+        f"\nCompare runs in the MLflow UI: `pipeline ui`, then open http://127.0.0.1:5000 "
+        f"(experiment '{cfg.tracking.experiment}')."
+    )
+    print(f'Ask again: pipeline predict --run {result.run_id} "La ministra anunció una"')
+    print(f"run id: {result.run_id}")
     return 0
 
 

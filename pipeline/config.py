@@ -79,8 +79,8 @@ class ModelConfig:
     num_layers: int = field(default=2, metadata=_range(1, 16))
     bidirectional: bool = False
     dropout: float = field(default=0.2, metadata=_range(0.0, 0.99))
-    runner: Literal["auto", "fused", "script", "eager"] = "auto"
-    """auto: torch's fused kernels when the cell offers them, else the TorchScript step loop."""
+    runner: Literal["auto", "fused", "compiled", "eager"] = "auto"
+    """auto: torch's fused kernels when the cell offers them, else the torch.compile'd loop."""
 
 
 @dataclass
@@ -171,8 +171,10 @@ def load_yaml(text: str) -> Any:
     return yaml.load(text, Loader=_YamlLoader)  # noqa: S506 (a SafeLoader subclass)
 
 
-def read_yaml(path: Path) -> dict[str, Any]:
+def read_yaml(path: Path, _seen: frozenset[Path] = frozenset()) -> dict[str, Any]:
     """A config file as a dict, following ``extends:`` chains (relative to each file)."""
+    if path.resolve() in _seen:
+        raise ConfigError([f"{path}: extends cycle through {', '.join(map(str, _seen))}"])
     if not path.is_file():
         raise ConfigError([f"config file {str(path)!r} does not exist"])
     try:
@@ -182,14 +184,18 @@ def read_yaml(path: Path) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise ConfigError([f"{path}: the top level must be a mapping of keys"])
     parent = raw.pop("extends", None)
-    return deep_merge(read_yaml(path.parent / parent), raw) if parent else raw
+    if parent is None:
+        return raw
+    if not isinstance(parent, str):
+        raise ConfigError([f"{path}: extends must be a file path, got {parent!r}"])
+    return deep_merge(read_yaml(path.parent / parent, _seen | {path.resolve()}), raw)
 
 
 def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     """base with update's values laid over it, recursively for nested mappings."""
     merged = dict(base)
     for key, value in update.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+        if isinstance(value, dict) and value and isinstance(merged.get(key), dict):
             merged[key] = deep_merge(merged[key], value)
         else:
             merged[key] = value
@@ -228,6 +234,8 @@ def load_config(
 def build_config(raw: dict[str, Any], registries: Registries | None = None) -> Config:
     """Typed Config from a nested dict; checks types, ranges, keys and plugin names."""
     problems: list[str] = []
+    if raw.get("task") is not None and not isinstance(raw["task"], dict):
+        problems.append(f"task: expected a mapping, got {raw['task']!r}")
     task_raw = dict(raw.get("task") or {}) if isinstance(raw.get("task"), dict) else {}
     task_name = task_raw.pop("name", TaskConfig.name)
     raw = {**raw, "task": {"name": task_name}}
@@ -237,7 +245,7 @@ def build_config(raw: dict[str, Any], registries: Registries | None = None) -> C
         cfg.task.options = _build(task_class.Options, task_raw, "task.", problems)
     if registries is not None:
         _check_plugins(cfg, registries, problems)
-    if task_class is not None and not problems:
+    if task_class is not None and cfg.task.options is not None:
         problems.extend(task_class.config_problems(cfg))
     _check_init_options(cfg, problems)
     if problems:
@@ -264,10 +272,10 @@ def _build(cls: type, raw: Any, prefix: str, problems: list[str]) -> Any:
     hints = typing.get_type_hints(cls)
     for key in raw.keys() - fields.keys():
         close = difflib.get_close_matches(str(key), list(fields), n=1)
-        hint = f"; did you mean {prefix}{close[0]}?" if close else ""
+        hint = f"; did you mean {prefix}{close[0]}?" if close else "."
+        section = prefix.rstrip(".") or "the top level"
         problems.append(
-            f"{prefix}{key}: unknown key{hint} Allowed under {prefix or 'the top level'}: "
-            f"{', '.join(sorted(fields))}"
+            f"{prefix}{key}: unknown key{hint} Allowed under {section}: {', '.join(sorted(fields))}"
         )
     values = {}
     for name, spec in fields.items():

@@ -65,6 +65,8 @@ class Registry:
 
     def get(self, name: str) -> Any:
         """Import, validate and return the component called name, or raise PluginError."""
+        if name in self.blocked:
+            raise PluginError(f"{self.kind} plugin {name!r} is blocked by {BLOCK_ENV}")
         if name in self._loaded:
             return self._loaded[name]
         self._check_usable(name)
@@ -77,10 +79,21 @@ class Registry:
                 f"{type(error).__name__}: {error}. Fix or reinstall {record.dist}, or block "
                 f"it with {BLOCK_ENV}={self.kind}:{name}"
             ) from error
-        if self.validator is not None:
-            self.validator(name, obj)
+        self._validate(name, obj, record)
         self._loaded[name] = obj
         return obj
+
+    def _validate(self, name: str, obj: Any, record: PluginRecord) -> None:
+        """Run the contract's validator; any failure becomes one PluginError with the origin."""
+        if self.validator is None:
+            return
+        try:
+            self.validator(name, obj)
+        except Exception as error:
+            raise PluginError(
+                f"{error} (plugin from {record.origin}; block it with "
+                f"{BLOCK_ENV}={self.kind}:{name})"
+            ) from error
 
     def _check_usable(self, name: str) -> None:
         if name in self.blocked:

@@ -20,7 +20,6 @@ from lightning.pytorch.callbacks import (
     EarlyStopping,
     LearningRateMonitor,
     ModelCheckpoint,
-    OnExceptionCheckpoint,
 )
 
 from pipeline import config as config_module
@@ -165,6 +164,22 @@ def _log_run_outputs(
     tracker.log_artifact(run_id, curve, "plots")
 
 
+class SaveOnException(Callback):
+    """Write last.ckpt when training stops on Ctrl-C, SIGTERM or an error, for --resume.
+
+    (Lightning's OnExceptionCheckpoint also turns every fresh ``fit`` into ``ckpt_path="last"``.)
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def on_exception(
+        self, trainer: L.Trainer, module: L.LightningModule, error: BaseException
+    ) -> None:
+        if trainer.state.fn == "fit":
+            trainer.save_checkpoint(self.path)
+
+
 def _build_trainer(
     cfg: Config,
     task: Task,
@@ -184,7 +199,7 @@ def _build_trainer(
     )
     callbacks: list[Callback] = [
         best,
-        OnExceptionCheckpoint(directory, "last"),
+        SaveOnException(directory / "last.ckpt"),
         LearningRateMonitor("epoch"),
         *extra,
     ]

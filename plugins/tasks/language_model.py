@@ -142,7 +142,8 @@ class LanguageModelTask(Task):
             self.tokenizer = load_tokenizer(directory / "tokenizer")
         self.tokens = {split: torch.load(directory / f"{split}.pt") for split in SPLITS}
         facts = json.loads((directory / "facts.json").read_text())
-        return DataFacts(sizes=facts["sizes"], extra={"data.carved": ",".join(facts["carved"])})
+        sizes = {"vocabulary": len(self.tokenizer), **facts["sizes"]}
+        return DataFacts(sizes=sizes, extra={"data.carved": ",".join(facts["carved"])})
 
     def _tokenise_into(self, directory: Path) -> None:
         """Read the splits, fit the tokenizer on train, save ids per split (the cache build)."""

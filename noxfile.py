@@ -1,0 +1,51 @@
+"""Sessions: tests, lint, demo, bench. ``python3 -m pip install nox && nox -s tests``.
+
+torch is installed first as torch==2.13.0 (the CPU wheel); set RNN_PIPELINE_TORCH to another
+pip spec for GPUs, e.g. RNN_PIPELINE_TORCH="torch==2.13.0 --index-url https://.../cu128".
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+
+import nox
+
+nox.options.sessions = ["lint", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+TORCH = shlex.split(os.environ.get("RNN_PIPELINE_TORCH", "torch==2.13.0"))
+
+
+def install(session: nox.Session, extras: str = "") -> None:
+    """torch first (so nothing pulls a CUDA build), then the project and the test plugins."""
+    session.install(*TORCH)
+    session.install("-e", f".[{extras}]" if extras else ".")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The test suite (real torch, Lightning, MLflow; no GPU or data download needed)."""
+    install(session, "test")
+    session.install("./tests/plugin_dist")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """Train the demo model (about a minute), print the next words of 'El gobierno aprobó un'."""
+    install(session)
+    session.run("pipeline", "demo", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Throughput of the pipeline against a plain PyTorch loop (prints figures)."""
+    install(session)
+    session.run("python", "benchmarks/lm_throughput.py", *session.posargs)

@@ -1,0 +1,120 @@
+"""End to end through the CLI: train, predict, evaluate, resume on a real MLflow store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from pipeline.cli import main
+from pipeline.tracking import tracking_uri
+
+pytestmark = pytest.mark.slow
+
+
+def run_json(capsys: pytest.CaptureFixture, *argv: str) -> dict:
+    """Run the CLI with --json; stdout must hold exactly one JSON object."""
+    capsys.readouterr()
+    assert main([*argv, "--json"]) == 0
+    out = capsys.readouterr().out
+    return json.loads(out)
+
+
+@pytest.fixture
+def trained(lm_config: Path, capsys: pytest.CaptureFixture) -> dict:
+    return run_json(capsys, "train", str(lm_config))
+
+
+def client() -> MlflowClient:
+    return MlflowClient(tracking_uri())
+
+
+def test_train_writes_finished_run_with_params_metrics_artifacts(trained: dict) -> None:
+    run = client().get_run(trained["run_id"])
+    assert run.info.status == "FINISHED"
+    params = run.data.params
+    assert params["model.cell"] == "lstm" and params["model.hidden_size"] == "16"
+    assert params["optim.lr"] == "0.01" and params["task.bptt"] == "10"
+    assert params["init.embedding"] == "uniform"
+    assert int(params["model.trainable_parameters"]) > 0
+    assert int(params["data.size.train_tokens"]) > 1000
+    metrics = run.data.metrics
+    for name in ("train_loss", "train_ppl", "val_loss", "val_ppl", "test_loss", "test_ppl"):
+        assert name in metrics and metrics[name] > 0
+    assert any(name.startswith("lr-") for name in metrics)
+    assert len(client().get_metric_history(run.info.run_id, "val_ppl")) == 2  # one per epoch
+    tags = run.data.tags
+    assert tags["task"] == "language_model" and tags["cell"] == "lstm"
+    assert tags["plugin.cells.lstm"].startswith("rnn-pipeline ")
+    artifacts = {a.path for a in client().list_artifacts(run.info.run_id)}
+    assert {"config.yaml", "task", "checkpoints", "plots"} <= artifacts
+    nested = {a.path for a in client().list_artifacts(run.info.run_id, "checkpoints")}
+    assert "checkpoints/best.ckpt" in nested
+    assert trained["metrics"]["test_ppl"] == pytest.approx(metrics["test_ppl"])
+    assert trained["tracking_uri"].startswith("sqlite:///")
+
+
+def test_learning_improves_over_uniform(trained: dict) -> None:
+    """Two epochs on structured text beat a uniform guess over the vocabulary by far."""
+    run = client().get_run(trained["run_id"])
+    assert trained["metrics"]["test_ppl"] < 0.5 * float(run.data.params["data.size.vocabulary"])
+
+
+def test_predict_returns_k_sorted_probabilities(trained: dict, capsys) -> None:
+    result = run_json(
+        capsys,
+        "predict",
+        "--run",
+        trained["run_id"],
+        "--top-k",
+        "4",
+        "El gobierno aprobó un",
+        "La ministra",
+    )
+    assert len(result["predictions"]) == 2
+    for prediction in result["predictions"]:
+        probabilities = [item["probability"] for item in prediction["next"]]
+        assert len(probabilities) == 4
+        assert probabilities == sorted(probabilities, reverse=True)
+        assert all(0 < p <= 1 for p in probabilities)
+
+
+def test_evaluate_reproduces_logged_test_perplexity(trained: dict, capsys) -> None:
+    result = run_json(capsys, "evaluate", "--run", trained["run_id"])
+    assert result["metrics"]["test_ppl"] == pytest.approx(trained["metrics"]["test_ppl"], rel=1e-4)
+
+
+def test_resume_continues_the_same_run(lm_config: Path, capsys) -> None:
+    first = run_json(capsys, "train", str(lm_config), "trainer.max_epochs=1")
+    resumed = run_json(
+        capsys, "train", str(lm_config), "trainer.max_epochs=2", "--resume", first["run_id"]
+    )
+    assert resumed["run_id"] == first["run_id"]
+    history = client().get_metric_history(first["run_id"], "val_loss")
+    assert len(history) == 2
+    assert client().get_run(first["run_id"]).info.status == "FINISHED"
+    runs = client().search_runs([client().get_experiment_by_name("tests").experiment_id])
+    assert len(runs) == 1
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["model.cell=rnn_sigmoid", "model.runner=eager"],
+        ["tokenizer.kind=sentencepiece", "tokenizer.vocab_size=200", "model.cell=gru"],
+        [
+            "model.cell=rnn_tanh",
+            "model.num_layers=2",
+            "optim.name=sgd",
+            "optim.lr=1.0",
+            "optim.schedule=step",
+            "task.tie_weights=true",
+        ],
+    ],
+)
+def test_other_cells_tokenizers_and_optimizers_train(lm_config: Path, capsys, overrides) -> None:
+    result = run_json(capsys, "train", str(lm_config), "trainer.max_epochs=1", *overrides)
+    assert client().get_run(result["run_id"]).info.status == "FINISHED"
+    assert result["metrics"]["test_ppl"] > 1
