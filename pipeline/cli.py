@@ -6,14 +6,17 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from pipeline.errors import UserError
 from pipeline.plugins import GROUPS, PluginError, Registries, discover
 
-EXPECTED_ERRORS = (ValueError, LookupError, FileNotFoundError, PluginError)
-"""Errors of the user's input (config, data, run id): one line, exit status 2."""
+EXPECTED_ERRORS = (UserError, ValueError, FileNotFoundError)
+"""Errors of the user's input (config, data, run id): one line, exit status 2.
+Set PIPELINE_DEBUG=1 to see the traceback instead."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,8 +28,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.command(args)
     except EXPECTED_ERRORS as error:
+        if os.environ.get("PIPELINE_DEBUG"):
+            raise
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `pipeline plugins list | head`
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print(
             "interrupted: the run is marked KILLED; its last checkpoint is saved "

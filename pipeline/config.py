@@ -18,12 +18,13 @@ from typing import Any, Literal
 
 import yaml
 
+from pipeline.errors import UserError
 from pipeline.plugins import PluginError, Registries, unknown_name_message
 
 INIT_GROUPS = ("embedding", "input", "recurrent", "bias", "output")
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """One or more config problems, each naming the key and what is allowed."""
 
     def __init__(self, problems: list[str]) -> None:

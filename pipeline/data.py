@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.config import DataConfig
+from pipeline.errors import UserError
 
 SPLITS = ("train", "validation", "test")
 SPLIT_ALIASES = {
@@ -27,7 +28,7 @@ SPLIT_ALIASES = {
 """Dataset split names (lower case) -> our split names; other splits are ignored."""
 
 
-class DataError(ValueError):
+class DataError(UserError, ValueError):
     """A data problem, naming the config key or file at fault and how to fix it."""
 
 

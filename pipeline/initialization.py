@@ -35,6 +35,7 @@ def parameter_groups(network: nn.Module) -> dict[str, list[nn.Parameter]]:
             for group, parameters in module.parameter_groups().items():
                 for parameter in parameters:
                     add(group, parameter)
+            seen.update(id(p) for p in module.parameters())  # unlisted: keep their own init
         elif isinstance(module, nn.Linear):
             add("output", module.weight)
             add("bias", module.bias)

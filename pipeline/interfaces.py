@@ -52,9 +52,12 @@ class Cell(nn.Module):
         self.input_size = input_size
         self.hidden_size = hidden_size
 
-    def init_state(self, batch: int, device: torch.device | None = None) -> State:
+    def init_state(
+        self, batch: int, device: torch.device | None = None, dtype: torch.dtype | None = None
+    ) -> State:
         """Zero initial state h_0: ``state_size`` tensors of shape (B, H)."""
-        return [torch.zeros(batch, self.hidden_size, device=device) for _ in range(self.state_size)]
+        shape = (batch, self.hidden_size)
+        return [torch.zeros(shape, device=device, dtype=dtype) for _ in range(self.state_size)]
 
     def project(self, x: Tensor) -> Tensor:
         """Input-side transform applied once to the whole sequence before stepping.

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 
+from pipeline.errors import UserError
+
 GROUPS = {
     "cells": "rnn_pipeline.cells",
     "initializers": "rnn_pipeline.initializers",
@@ -22,7 +24,7 @@ BLOCK_ENV = "RNN_PIPELINE_BLOCK_PLUGINS"
 """Comma-separated plugin names (``name`` or ``kind:name``, e.g. ``cells:lstm``) to ignore."""
 
 
-class PluginError(Exception):
+class PluginError(UserError):
     """A plugin cannot be used: unknown, blocked, broken, conflicting or breaking its contract."""
 
 

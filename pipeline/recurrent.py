@@ -24,6 +24,7 @@ from torch.nn.utils import rnn as rnn_utils
 
 from pipeline.interfaces import Cell
 
+RUNNERS = ("auto", "fused", "compiled", "eager")
 FUSED_KERNELS: dict[str, Callable] = {
     "LSTM": torch.lstm,
     "GRU": torch.gru,
@@ -100,20 +101,24 @@ class RecurrentEncoder(nn.Module):
                 f"model.runner=fused, but cell {type(self.cells[0]).__name__} has no fused "
                 "path; use model.runner=auto, compiled or eager"
             )
+        if runner not in RUNNERS:
+            raise ValueError(f"model.runner={runner!r}; allowed: {', '.join(RUNNERS)}")
         if runner == "auto":
             return "fused" if mode is not None else "compiled"
         return runner
 
-    def init_state(self, batch: int, device: torch.device | None = None) -> list[Tensor]:
+    def init_state(
+        self, batch: int, device: torch.device | None = None, dtype: torch.dtype | None = None
+    ) -> list[Tensor]:
         """Zero state: ``state_size`` tensors of (L*dirs, B, H)."""
         shape = (len(self.cells), batch, self.hidden_size)
-        return [torch.zeros(shape, device=device) for _ in range(self.state_size)]
+        return [torch.zeros(shape, device=device, dtype=dtype) for _ in range(self.state_size)]
 
     def forward(
         self, x: Tensor, lengths: Tensor | None = None, state: list[Tensor] | None = None
     ) -> tuple[Tensor, list[Tensor]]:
         if state is None:
-            state = self.init_state(x.size(0), x.device)
+            state = self.init_state(x.size(0), x.device, x.dtype)
         if self.runner == "fused":
             return self._run_fused(x, lengths, state)
         return self._run_steps(x, lengths, state)
@@ -164,18 +169,17 @@ class RecurrentEncoder(nn.Module):
     def _run_loop(self, index: int, *args: object) -> tuple[Tensor, list[Tensor]]:
         try:
             return self._step_loops()[index](*args)
-        except (
-            Exception
-        ) as error:  # compilation errors come in many types; eager re-raises real ones
+        except Exception as error:  # compile errors come in many types
             if self.runner != "compiled":
                 raise
+            result = self.loops[index](*args)  # the caller's own mistakes raise here, unchanged
             warnings.warn(
                 f"torch.compile failed for {type(self.cells[index]).__name__} "
                 f"({type(error).__name__}: {str(error).splitlines()[0]}); using the eager loop",
                 stacklevel=2,
             )
             self.runner = "eager"
-            return self.loops[index](*args)
+            return result
 
     def _run_steps(
         self, x: Tensor, lengths: Tensor | None, state: list[Tensor]

@@ -6,6 +6,7 @@ MLflow >= 3.13 refuses the old plain-folder ``./mlruns`` store (mlflow#18534).
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
@@ -19,11 +20,14 @@ from mlflow.entities import Metric, Param, RunStatus
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from pipeline.errors import UserError
+
 STORE_DIR = Path("mlruns")
+logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)  # "Creating tables..."
 MAX_PARAM_LENGTH = 6000  # MLflow's limit for one param value
 
 
-class RunNotFound(LookupError):
+class RunNotFound(UserError, LookupError):
     """A run id that the tracking store does not have."""
 
 

@@ -1,0 +1,81 @@
+"""Bad input: one clear error on stderr, exit status 2, and no run marked FINISHED."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from pipeline.cli import main
+from pipeline.tracking import tracking_uri
+
+
+def finished_runs() -> list:
+    client = MlflowClient(tracking_uri())
+    experiment = client.get_experiment_by_name("tests")
+    if experiment is None:
+        return []
+    runs = client.search_runs([experiment.experiment_id])
+    assert all(run.info.status != "RUNNING" for run in runs)
+    return [run for run in runs if run.info.status == "FINISHED"]
+
+
+def fails_with(capsys: pytest.CaptureFixture, argv: list[str], *fragments: str) -> str:
+    """The command exits 2 with one error report (no traceback) containing fragments."""
+    capsys.readouterr()
+    assert main(argv) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: ") and error.count("error: ") == 1, error
+    assert "Traceback" not in error
+    for fragment in fragments:
+        assert fragment in error
+    assert finished_runs() == []
+    return error
+
+
+@pytest.mark.parametrize(
+    ("override", "fragments"),
+    [
+        ("model.cell=lstn", ["model.cell", "Did you mean 'lstm'", "rnn_sigmoid"]),
+        ("optim.lr=fast", ["optim.lr", "expected float"]),
+        ("model.hiden_size=8", ["model.hiden_size", "did you mean model.hidden_size"]),
+        ("trainer.max_epochs=0", ["trainer.max_epochs", "out of range"]),
+        ("init.embedding=glove", ["init.embedding", "Available"]),
+    ],
+)
+def test_config_errors_stop_before_any_run(lm_config: Path, capsys, override, fragments) -> None:
+    fails_with(capsys, ["train", str(lm_config), override], *fragments)
+    assert not (lm_config.parent / ".cache").exists()  # no data was read
+
+
+def test_missing_data_file(lm_config: Path, capsys) -> None:
+    fails_with(
+        capsys,
+        ["train", str(lm_config), "data.train=nowhere/train.txt"],
+        "data.train",
+        "nowhere/train.txt",
+    )
+
+
+def test_empty_corpus(lm_config: Path, workdir: Path, capsys) -> None:
+    empty = workdir / "empty.txt"
+    empty.write_text("\n  \n", encoding="utf-8")
+    fails_with(capsys, ["train", str(lm_config), f"data.train={empty}"], "data.train", "empty.txt")
+
+
+def test_file_that_is_not_utf8(lm_config: Path, workdir: Path, capsys) -> None:
+    latin = workdir / "latin.txt"
+    latin.write_bytes("El gobierno aprobó un decreto .\n".encode("latin-1") * 50)
+    fails_with(
+        capsys, ["train", str(lm_config), f"data.train={latin}"], "latin.txt", "data.encoding"
+    )
+
+
+def test_unknown_run_id(workdir: Path, capsys) -> None:
+    for argv in (["predict", "--run", "0123abcd", "hola"], ["evaluate", "--run", "0123abcd"]):
+        fails_with(capsys, argv, "0123abcd", "does not exist")
+
+
+def test_missing_config_file(workdir: Path, capsys) -> None:
+    fails_with(capsys, ["train", "conf/nope.yaml"], "conf/nope.yaml")

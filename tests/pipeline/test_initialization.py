@@ -1,0 +1,179 @@
+"""Behaviour tests for seeded, grouped initialisation of a network."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from pipeline.config import INIT_GROUPS, ConfigError, InitConfig
+from pipeline.initialization import initialize, parameter_groups
+from pipeline.interfaces import Cell
+from pipeline.plugins import default_registries
+from pipeline.recurrent import RecurrentEncoder
+from plugins.cells.lstm import LSTMCell
+
+V, E, H = 11, 6, 5
+
+
+class TinyLM(nn.Module):
+    """Embedding -> 2-layer bidirectional LSTM encoder -> linear head (optionally tied)."""
+
+    def __init__(self, tied: bool = False) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(V, E)
+        self.encoder = RecurrentEncoder(
+            LSTMCell, E, H, num_layers=2, bidirectional=True, runner="eager"
+        )
+        self.project = nn.Linear(2 * H, E)  # down to E so the output can share the embedding
+        self.output = nn.Linear(E, V)
+        if tied:
+            self.output.weight = self.embedding.weight
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        out, _ = self.encoder(self.embedding(tokens))
+        return self.output(self.project(out))
+
+
+@pytest.fixture(scope="module")
+def initializers():
+    return default_registries().initializers
+
+
+def ids(parameters: list[nn.Parameter]) -> list[int]:
+    """Parameter identities, so that group comparisons never call tensor ``==``."""
+    return [id(p) for p in parameters]
+
+
+def names_by_group(network: nn.Module) -> dict[str, set[str]]:
+    names = {id(p): name for name, p in network.named_parameters()}
+    return {group: {names[id(p)] for p in ps} for group, ps in parameter_groups(network).items()}
+
+
+def test_every_parameter_lands_in_exactly_one_group() -> None:
+    network = TinyLM()
+    groups = parameter_groups(network)
+    assert list(groups) == list(INIT_GROUPS)
+    grouped = [id(p) for ps in groups.values() for p in ps]
+    assert len(grouped) == len(set(grouped))
+    assert set(grouped) == {id(p) for p in network.parameters()}
+
+    by_name = names_by_group(network)
+    cells = [f"encoder.cells.{i}" for i in range(4)]
+    assert by_name["embedding"] == {"embedding.weight"}
+    assert by_name["input"] == {f"{c}.weight_ih" for c in cells}
+    assert by_name["recurrent"] == {f"{c}.weight_hh" for c in cells}
+    assert by_name["bias"] == {f"{c}.{b}" for c in cells for b in ("bias_ih", "bias_hh")} | {
+        "project.bias",
+        "output.bias",
+    }
+    assert by_name["output"] == {"project.weight", "output.weight"}
+
+
+def test_tied_weights_are_grouped_once_as_embedding() -> None:
+    network = TinyLM(tied=True)
+    assert network.output.weight is network.embedding.weight
+    groups = parameter_groups(network)
+    grouped = [id(p) for ps in groups.values() for p in ps]
+    assert len(grouped) == len(set(grouped))
+    assert set(grouped) == {id(p) for p in network.parameters()}
+    assert ids(groups["embedding"]) == ids([network.embedding.weight])
+    assert all(p is not network.embedding.weight for p in groups["output"])
+    assert names_by_group(network)["output"] == {"project.weight"}
+
+
+def test_initialize_fills_each_group_with_its_initializer(initializers) -> None:
+    network = TinyLM(tied=True)
+    init = InitConfig(
+        embedding="zeros",
+        input="xavier_uniform",
+        recurrent="orthogonal",
+        bias="zeros",
+        output="normal",
+        options={"output": {"std": 0.5}},
+    )
+    facts = initialize(network, init, initializers, seed=3)
+    assert facts == {}
+    groups = parameter_groups(network)
+    assert not network.embedding.weight.any()
+    assert not network.output.weight.any()  # tied: initialised once, as the embedding
+    assert all(not p.any() for p in groups["bias"])
+    for weight in groups["recurrent"]:  # (4H, H): tall, so orthonormal columns
+        assert weight.shape == (4 * H, H)
+        torch.testing.assert_close(weight.T @ weight, torch.eye(H), atol=1e-5, rtol=0)
+    for weight in groups["input"]:
+        fan_out, fan_in = weight.shape
+        bound = (6.0 / (fan_in + fan_out)) ** 0.5
+        assert weight.abs().max() <= bound and weight.abs().max() > 0
+    assert network.project.weight.std() > 0.2  # N(0, 0.5^2), not torch's default init
+    out = network(torch.randint(0, V, (2, 4)))
+    assert torch.isfinite(out).all()
+
+
+def test_same_seed_same_weights_other_seed_other_weights(initializers) -> None:
+    def weights(seed: int, build_seed: int) -> dict[str, torch.Tensor]:
+        torch.manual_seed(build_seed)  # torch's own init differs: initialize must overwrite it
+        network = TinyLM()
+        initialize(network, InitConfig(), initializers, seed=seed)
+        return {name: p.detach().clone() for name, p in network.named_parameters()}
+
+    first, again, other = weights(1, 100), weights(1, 200), weights(2, 100)
+    assert first.keys() == again.keys() == other.keys()
+    for name in first:
+        torch.testing.assert_close(first[name], again[name], rtol=0, atol=0)
+    random_groups = ["embedding.weight", "encoder.cells.0.weight_ih", "encoder.cells.0.weight_hh"]
+    random_groups.append("output.weight")
+    for name in random_groups:
+        assert not torch.equal(first[name], other[name]), name
+
+
+def test_initialize_leaves_ungrouped_parameters_alone(initializers) -> None:
+    network = TinyLM()
+    network.scale = nn.Parameter(torch.full((3,), 7.0))
+    initialize(network, InitConfig(), initializers, seed=0)
+    torch.testing.assert_close(network.scale.detach(), torch.full((3,), 7.0))
+
+
+def test_bad_initializer_options_name_the_group(initializers) -> None:
+    network = TinyLM()
+    before = {name: p.detach().clone() for name, p in network.named_parameters()}
+    init = InitConfig(options={"embedding": {"bogus": 1}})
+    with pytest.raises(ConfigError, match=r"init\.embedding") as error:
+        initialize(network, init, initializers, seed=0)
+    assert "bogus" in str(error.value)
+    torch.testing.assert_close(network.embedding.weight.detach(), before["embedding.weight"])
+
+    bad_value = InitConfig(recurrent="orthogonal", options={"recurrent": {"gain": -1.0}})
+    with pytest.raises(ConfigError, match=r"init\.recurrent"):
+        initialize(network, bad_value, initializers, seed=0)
+
+
+class LinearCell(Cell):
+    """A plugin-style cell built from nn.Linear blocks; it groups only its input weight."""
+
+    def __init__(self, input_size: int, hidden_size: int) -> None:
+        super().__init__(input_size, hidden_size)
+        self.ih = nn.Linear(input_size, hidden_size)
+        self.hh = nn.Linear(hidden_size, hidden_size, bias=False)
+
+    def step(self, p_t: torch.Tensor, state: list[torch.Tensor]):
+        h = torch.tanh(self.ih(p_t) + self.hh(state[0]))
+        return h, [h]
+
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        return {"input": [self.ih.weight]}
+
+
+def test_cell_parameters_it_does_not_list_keep_their_own_init(initializers) -> None:
+    """Cell.parameter_groups: "unlisted parameters keep their own init" (pipeline.interfaces)."""
+    network = nn.Sequential(RecurrentEncoder(LinearCell, 3, 4, runner="eager"), nn.Linear(4, 2))
+    cell = network[0].cells[0]
+    groups = parameter_groups(network)
+    assert ids(groups["input"]) == ids([cell.ih.weight])
+    assert ids(groups["output"]) == ids([network[1].weight])
+    assert ids(groups["bias"]) == ids([network[1].bias])
+    before = {name: p.detach().clone() for name, p in cell.named_parameters()}
+    initialize(network, InitConfig(input="zeros", output="zeros"), initializers, seed=0)
+    assert not cell.ih.weight.any()
+    torch.testing.assert_close(cell.hh.weight.detach(), before["hh.weight"], rtol=0, atol=0)
+    torch.testing.assert_close(cell.ih.bias.detach(), before["ih.bias"], rtol=0, atol=0)
