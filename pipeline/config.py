@@ -49,6 +49,8 @@ class DataConfig:
     """Hugging Face dataset name (or a local dataset directory) instead of files."""
     config: str | None = None
     text_column: str = "text"
+    label_column: str = "label"
+    """Classification: the label column of CSV/TSV/JSON-lines files and datasets."""
     train: str | None = None
     validation: str | None = None
     test: str | None = None

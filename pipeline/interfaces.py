@@ -196,6 +196,13 @@ class Task:
         """One prediction as readable text for the terminal."""
         return str(prediction)
 
+    def write_reports(self, network: nn.Module, directory: Path) -> None:
+        """Optional: write report files (plots, tables) about the trained network.
+
+        Called once on rank 0 after testing, with the best weights loaded; whatever lands in
+        ``directory`` is logged under the run's ``reports/`` artifacts. Default: nothing.
+        """
+
 
 CellFactory = Callable[[int, int], Cell]
 """``factory(input_size, hidden_size) -> Cell`` with the configured options bound."""

@@ -115,7 +115,7 @@ def _train_run(
         metrics[f"best_{task.monitor}"] = float(best.best_model_score)
     metrics.update({k: float(v) for k, v in (tested[0] if tested else {}).items()})
     if owner:
-        _log_run_outputs(tracker, run_id, task, directory, best_path, metrics)
+        _log_run_outputs(tracker, run_id, task, module.network, best_path, metrics)
     return metrics, best_path
 
 
@@ -149,19 +149,24 @@ def _log_run_outputs(
     tracker: Tracker,
     run_id: str,
     task: Task,
-    directory: Path,
+    network: torch.nn.Module,
     best: str | None,
     metrics: dict[str, float],
 ) -> None:
-    """Test metrics, checkpoints and the learning curve as run artifacts."""
+    """Best metrics, checkpoints, the learning curve and the task's reports as artifacts."""
     tracker.log_metrics(run_id, {k: v for k, v in metrics.items() if k.startswith("best_")})
-    for path in (Path(best) if best else None, directory / "last.ckpt"):
+    for path in (Path(best) if best else None, checkpoint_dir(run_id) / "last.ckpt"):
         if path is not None and path.is_file():
             tracker.log_artifact(run_id, path, "checkpoints")
     curve = learning_curve(
         tracker, run_id, list(task.metric_names), local_dir(run_id) / "learning_curve.png"
     )
     tracker.log_artifact(run_id, curve, "plots")
+    reports = local_dir(run_id) / "reports"
+    reports.mkdir(parents=True, exist_ok=True)
+    task.write_reports(network.eval(), reports)
+    if any(reports.iterdir()):
+        tracker.log_artifact(run_id, reports, "reports")
 
 
 class SaveOnException(Callback):

@@ -97,6 +97,8 @@ def test_resume_continues_the_same_run(lm_config: Path, capsys) -> None:
     assert client().get_run(first["run_id"]).info.status == "FINISHED"
     runs = client().search_runs([client().get_experiment_by_name("tests").experiment_id])
     assert len(runs) == 1
+    tokenised = list(Path(".cache/rnn-pipeline").glob("*/.complete"))
+    assert len(tokenised) == 1  # the second run reused the cached token ids
 
 
 @pytest.mark.parametrize(
@@ -118,3 +120,22 @@ def test_other_cells_tokenizers_and_optimizers_train(lm_config: Path, capsys, ov
     result = run_json(capsys, "train", str(lm_config), "trainer.max_epochs=1", *overrides)
     assert client().get_run(result["run_id"]).info.status == "FINISHED"
     assert result["metrics"]["test_ppl"] > 1
+
+
+def test_pretrained_vectors_initialise_the_embedding(lm_config: Path, workdir: Path, capsys):
+    """GloVe-style vectors fill the rows of the words they cover; coverage is logged."""
+    vectors = workdir / "vectors.txt"
+    words = ["gobierno", "aprobó", "decreto", "ley", "plan", "palabra_ausente"]
+    vectors.write_text("".join(f"{w} {' '.join(['0.5'] * 16)}\n" for w in words), "utf-8")
+    result = run_json(
+        capsys,
+        "train",
+        str(lm_config),
+        "trainer.max_epochs=1",
+        "init.embedding=pretrained",
+        f"init.options.embedding.path={vectors}",
+    )
+    params = client().get_run(result["run_id"]).data.params
+    # five words are in the corpus (capitalised forms match through the lowercase fallback)
+    assert int(params["init.embedding.pretrained_covered"]) >= 5
+    assert float(params["init.embedding.pretrained_coverage"]) > 0
