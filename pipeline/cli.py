@@ -21,7 +21,14 @@ Set PIPELINE_DEBUG=1 to see the traceback instead."""
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    overrides_after_options = hasattr(args, "overrides") and all(
+        "=" in item and not item.startswith("-") for item in extra
+    )
+    if extra and not overrides_after_options:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra:
+        args.overrides = [*args.overrides, *extra]  # KEY=VALUE given after the options
     if not hasattr(args, "command"):
         parser.print_help()
         return 0
@@ -52,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(commands)
     _add_evaluate(commands)
     _add_predict(commands)
+    _add_tune(commands)
     _add_plugins(commands)
     _add_ui(commands)
     _add_demo(commands)
@@ -109,9 +117,16 @@ def cmd_train(args: argparse.Namespace) -> int:
         overrides.append(f"tracking.uri={args.tracking_uri}")
     cfg = load_config(args.config, overrides, registries)
     from pipeline.train import train
+    from pipeline.trials import TrialRef
 
+    trial = TrialRef.from_env()  # set when `pipeline tune` launches a multi-device trial
+    extra = (
+        {"callbacks": [trial.reporter()], "tags": trial.run_tags(), "params": trial.run_params()}
+        if trial
+        else {}
+    )
     with _stdout_to_stderr(args.json):
-        result = train(cfg, registries=registries, resume=args.resume)
+        result = train(cfg, registries=registries, resume=args.resume, **extra)
     summary = {
         "run_id": result.run_id,
         "tracking_uri": result.tracking_uri,
@@ -200,6 +215,65 @@ def cmd_predict(args: argparse.Namespace) -> int:
         for prediction in predictions:
             print(trained.task.describe(prediction))
         print(f"run id: {args.run}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- tune
+
+
+def _add_tune(commands: Any) -> None:
+    parser = _command(
+        commands,
+        "tune",
+        cmd_tune,
+        "search hyperparameters with Optuna; every trial is a nested MLflow run",
+    )
+    parser.add_argument("config", help="base config, e.g. conf/experiment/demo.yaml")
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
+    parser.add_argument("--space", required=True, help="search space, e.g. conf/tune/demo.yaml")
+    parser.add_argument(
+        "--n-trials",
+        type=int,
+        default=20,
+        help="total trials of the study (finished ones included)",
+    )
+    parser.add_argument("--timeout", type=float, help="stop starting trials after SECONDS")
+    parser.add_argument("--study", help="study name (default: TASK-SPACE); same name resumes")
+    parser.add_argument(
+        "--storage",
+        help="Optuna storage: sqlite:///..., postgresql://..., "
+        "journal:PATH (default: sqlite:///mlruns/optuna.db)",
+    )
+    parser.add_argument("--workers", type=int, default=1, help="worker processes here")
+    parser.add_argument("--export", metavar="BEST.yaml", help="write the best trial's config")
+    _tracking_option(parser)
+    _json_option(parser)
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    if args.n_trials < 1 or args.workers < 1:
+        raise ValueError("--n-trials and --workers must be at least 1")
+    from pipeline.tune import TuneRequest, tune
+
+    request = TuneRequest(
+        args.config,
+        args.space,
+        list(args.overrides),
+        args.n_trials,
+        args.timeout,
+        args.study,
+        args.storage,
+        args.workers,
+        args.tracking_uri,
+    )
+    with _stdout_to_stderr(args.json):
+        facts = tune(request, args.export)
+    if args.json:
+        print(json.dumps(facts, default=str))
+        return 0
+    from pipeline.study_report import print_study
+
+    print_study(request, facts)
     return 0
 
 

@@ -44,6 +44,22 @@ class TrainResult:
     tracking_uri: str
     metrics: dict[str, float]
     checkpoint: str | None
+
+
+@dataclass
+class RunSetup:
+    """Everything one training run is made of, resolved before it starts."""
+
+    cfg: Config
+    task: Task
+    components: Components
+    registries: Registries
+    tracker: Tracker
+    run_id: str
+    owner: bool
+    """False in DDP ranks that rank 0 launched: they train but do not log the run's files."""
+    resume: str | None = None
+    callbacks: Sequence[Callback] = ()
     params: dict[str, Any] = field(default_factory=dict)
 
 
@@ -54,85 +70,80 @@ def train(
     resume: str | None = None,
     callbacks: Sequence[Callback] = (),
     tags: dict[str, str] | None = None,
+    params: dict[str, Any] | None = None,
 ) -> TrainResult:
-    """Train cfg's task, log everything to one MLflow run, test the best checkpoint."""
+    """Train cfg's task, log everything to one MLflow run, test the best checkpoint.
+
+    ``tags`` and ``params`` are added to the run's own (tuning nests trials this way).
+    """
     registries = registries or default_registries()
     task = registries.tasks.get(cfg.task.name)(cfg)
     components = Components(cfg.model, registries.cells)
     tracker = Tracker(cfg.tracking.uri)
     inherited = os.environ.get(RUN_ID_ENV)  # set: this is a DDP rank that rank 0 launched
     run_id = inherited or open_run(tracker, cfg, registries, resume, tags)
+    setup = RunSetup(
+        cfg,
+        task,
+        components,
+        registries,
+        tracker,
+        run_id,
+        not inherited,
+        resume,
+        callbacks,
+        params or {},
+    )
     os.environ[RUN_ID_ENV] = run_id
     status = nullcontext() if inherited else final_status(tracker, run_id)
     try:
         with status, _sigterm_as_interrupt(), _log_last_checkpoint_on_interrupt(tracker, run_id):
-            metrics, checkpoint = _train_run(
-                cfg,
-                task,
-                components,
-                registries,
-                tracker,
-                run_id,
-                resume,
-                callbacks,
-                owner=not inherited,
-            )
+            metrics, checkpoint = _train_run(setup)
     finally:
         if not inherited:
             os.environ.pop(RUN_ID_ENV, None)
     return TrainResult(run_id, tracker.uri, metrics, checkpoint)
 
 
-def _train_run(
-    cfg: Config,
-    task: Task,
-    components: Components,
-    registries: Registries,
-    tracker: Tracker,
-    run_id: str,
-    resume: str | None,
-    callbacks: Sequence[Callback],
-    owner: bool,
-) -> tuple[dict[str, float], str | None]:
+def _train_run(run: RunSetup) -> tuple[dict[str, float], str | None]:
+    cfg, task, tracker = run.cfg, run.task, run.tracker
     _set_threads(cfg.trainer.threads)
     _quiet_lightning()
     L.seed_everything(cfg.seed, verbose=False)
-    if resume:
-        task.load_artifacts(fetch_run_files(tracker, run_id, "task"))
+    if run.resume:
+        task.load_artifacts(fetch_run_files(tracker, run.run_id, "task"))
     facts = task.prepare_data(Path(cfg.data.cache_dir))
-    network = task.build_network(components)
-    init_facts = initialize(network, cfg.init, registries.initializers, cfg.seed, task.vocabulary())
-    if owner and not resume:
-        _log_run_inputs(tracker, run_id, cfg, task, facts, init_facts, network)
+    network = task.build_network(run.components)
+    init_facts = initialize(
+        network, cfg.init, run.registries.initializers, cfg.seed, task.vocabulary()
+    )
+    if run.owner and not run.resume:
+        _log_run_inputs(run, facts, {**init_facts, **run.params}, network)
     module = PipelineModule(task, network, cfg.optim)
-    directory = checkpoint_dir(run_id)
-    trainer, best = _build_trainer(cfg, task, tracker, run_id, directory, callbacks)
-    _fit(trainer, module, resume_checkpoint(tracker, run_id, directory) if resume else None)
+    directory = checkpoint_dir(run.run_id)
+    trainer, best = _build_trainer(cfg, task, tracker, run.run_id, directory, run.callbacks)
+    resume_from = resume_checkpoint(tracker, run.run_id, directory) if run.resume else None
+    _fit(trainer, module, resume_from)
     best_path = best.best_model_path or None
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k != "loss"}
     tested = trainer.test(module, ckpt_path=best_path or "last", verbose=False)
     if best.best_model_score is not None:
         metrics[f"best_{task.monitor}"] = float(best.best_model_score)
     metrics.update({k: float(v) for k, v in (tested[0] if tested else {}).items()})
-    if owner:
-        _log_run_outputs(tracker, run_id, task, module.network, best_path, metrics)
+    if run.owner:
+        _log_run_outputs(tracker, run.run_id, task, module.network, best_path, metrics)
     return metrics, best_path
 
 
 def _log_run_inputs(
-    tracker: Tracker,
-    run_id: str,
-    cfg: Config,
-    task: Task,
-    facts: Any,
-    init_facts: dict[str, Any],
-    network: torch.nn.Module,
+    run: RunSetup, facts: Any, extra: dict[str, Any], network: torch.nn.Module
 ) -> None:
     """Params (flattened config, data sizes, init facts, parameter count) and input artifacts."""
+    cfg, task, tracker, run_id = run.cfg, run.task, run.tracker, run.run_id
     params = config_module.flatten(config_module.to_dict(cfg))
     params.update({f"data.size.{k}": v for k, v in facts.sizes.items()})
     params.update(facts.extra)
-    params.update(init_facts)
+    params.update(extra)
     params["model.trainable_parameters"] = sum(
         p.numel() for p in network.parameters() if p.requires_grad
     )

@@ -1,0 +1,137 @@
+"""Optuna studies: storage URLs, samplers and pruners from a space, exact trial reservation.
+
+Storage: ``sqlite:///mlruns/optuna.db`` by default (with a lock timeout so parallel workers
+wait instead of failing with "database is locked", optuna#820); any RDB URL such as
+``postgresql://user@host/db`` for workers on many machines; ``journal:PATH`` for a journal
+file (Optuna's JournalFileBackend, good for many processes on one shared file system).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import tempfile
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback, fail_stale_trials
+from optuna.trial import TrialState
+
+from pipeline.search_space import SearchSpace
+from pipeline.tracking import STORE_DIR
+
+
+def counted_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """Trials that count towards --n-trials: all but queued retries and the stale trials they
+    repeat (a heartbeat-stale trial is failed and queued again as WAITING)."""
+    trials = study.get_trials(deepcopy=False)
+    retried = {number for t in trials for number in t.system_attrs.get("retry_history", [])}
+    return [t for t in trials if t.state != TrialState.WAITING and t.number not in retried]
+
+
+def storage_url(url: str | None) -> str:
+    return url or f"sqlite:///{(Path.cwd() / STORE_DIR / 'optuna.db').as_posix()}"
+
+
+def open_storage(url: str, heartbeat: dict[str, int] | None = None) -> Any:
+    """An Optuna storage for url; RDB storages get heartbeats and retry stale trials."""
+    if url.startswith("journal:"):
+        from optuna.storages import JournalStorage
+        from optuna.storages.journal import JournalFileBackend
+
+        path = Path(url.removeprefix("journal:"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return JournalStorage(JournalFileBackend(str(path)))
+    engine: dict[str, Any] = {}
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        engine = {"connect_args": {"timeout": 120}}
+    beat = heartbeat or {}
+    return RDBStorage(
+        url,
+        engine_kwargs=engine,
+        heartbeat_interval=beat.get("interval"),
+        grace_period=beat.get("grace"),
+        heartbeat_stale_trial_callback=(
+            RetryHeartbeatStaleTrialCallback(max_retry=2) if beat else None
+        ),
+    )
+
+
+def make_sampler(space: SearchSpace) -> optuna.samplers.BaseSampler:
+    settings = dict(space.sampler)
+    name, seed = settings.pop("name"), settings.pop("seed", None)
+    if name == "grid":
+        return optuna.samplers.GridSampler(space.grid(), seed=seed)
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    return optuna.samplers.TPESampler(seed=seed, **settings)
+
+
+def make_pruner(spec: dict[str, Any]) -> optuna.pruners.BasePruner:
+    """median (default), hyperband or none, from a space's ``pruner:`` section."""
+    settings = dict(spec)
+    name = settings.pop("name")
+    if name == "median":
+        return optuna.pruners.MedianPruner(**settings)
+    if name == "hyperband":
+        return optuna.pruners.HyperbandPruner(**settings)
+    return optuna.pruners.NopPruner()
+
+
+def load_or_create(name: str, storage: Any, space: SearchSpace) -> optuna.Study:
+    return optuna.create_study(
+        study_name=name,
+        storage=storage,
+        sampler=make_sampler(space),
+        pruner=make_pruner(space.pruner),
+        direction=space.direction,
+        load_if_exists=True,
+    )
+
+
+@contextlib.contextmanager
+def slot_lock(url: str, study: str) -> Iterator[None]:
+    """Serialise 'count trials, then ask' among workers on this machine (no surplus trial)."""
+    folder = (
+        Path(url.removeprefix("sqlite:///")).parent
+        if url.startswith("sqlite:///")
+        else (Path(tempfile.gettempdir()))
+    )
+    digest = hashlib.sha256(f"{url}|{study}".encode()).hexdigest()[:16]
+    with open(folder / f".optuna-{digest}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def fail_stale(study: optuna.Study) -> None:
+    """Fail trials whose worker stopped beating (their retries are queued as WAITING)."""
+    with warnings.catch_warnings():
+        # Heartbeats are recorded by pipeline.trials.Heartbeat around ask/tell, so Optuna's
+        # "use Study.optimize" and "experimental" warnings do not apply here.
+        warnings.simplefilter("ignore")
+        fail_stale_trials(study)
+
+
+def reserve_trial(study: optuna.Study, url: str, n_trials: int) -> optuna.trial.Trial | None:
+    """A new (or retried) trial, unless the study already holds n_trials counted ones."""
+    with slot_lock(url, study.study_name):
+        fail_stale(study)
+        if len(counted_trials(study)) >= n_trials:
+            return None
+        return study.ask()
+
+
+def counts(study: optuna.Study) -> dict[str, int]:
+    """Trials by state name, e.g. {"COMPLETE": 18, "PRUNED": 2}."""
+    result: dict[str, int] = {}
+    for trial in study.get_trials(deepcopy=False):
+        result[trial.state.name] = result.get(trial.state.name, 0) + 1
+    return result

@@ -1,0 +1,275 @@
+"""``pipeline tune``: an Optuna study whose every trial is ``train(cfg)`` in a nested MLflow run.
+
+One parent run per study; one child run per trial. Trials are sampled once by a tuning worker,
+never inside a DDP rank: a multi-device trial is launched as its own ``pipeline train``
+process that receives the fixed config (the known trap: each DDP rank sampling its own trial).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import subprocess
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import optuna
+import yaml
+from optuna.trial import TrialState
+
+from pipeline import config as config_module
+from pipeline.plugins import Registries, default_registries
+from pipeline.runs import local_dir
+from pipeline.search_space import SearchSpace, best_config, load_space
+from pipeline.studies import fail_stale, load_or_create, open_storage, reserve_trial, storage_url
+from pipeline.study_report import export_best, log_to_parent, summary
+from pipeline.tracking import Tracker, final_status
+from pipeline.trials import TRIAL_ENV, Heartbeat, TrialRef
+
+MAX_CONSECUTIVE_FAILURES = 3
+
+
+@dataclass
+class TuneRequest:
+    config: str
+    space: str
+    overrides: list[str] = field(default_factory=list)
+    n_trials: int = 20
+    timeout: float | None = None
+    study: str | None = None
+    storage: str | None = None
+    workers: int = 1
+    tracking_uri: str | None = None
+
+
+@dataclass
+class Job:
+    """What a worker process needs to run trials (picklable for spawned workers)."""
+
+    base: dict[str, Any]
+    space_path: str
+    study: str
+    storage: str
+    n_trials: int
+    deadline: float | None
+    parent_run_id: str
+    threads: int = 0
+
+
+def tune(request: TuneRequest, export: str | None = None) -> dict[str, Any]:
+    """Run (or continue) a study; returns the summary that ``--json`` prints."""
+    registries = default_registries()
+    base = read_base(request)
+    cfg = config_module.build_config(base, registries)
+    space = load_space(Path(request.space), base, registries)
+    url = storage_url(request.storage)
+    storage = open_storage(url, space.heartbeat)
+    name = request.study or f"{cfg.task.name}-{Path(request.space).stem}"
+    study = load_or_create(name, storage, space)  # once, before any worker starts
+    tracker = Tracker(cfg.tracking.uri)
+    parent = parent_run(tracker, study, cfg.tracking.experiment, study_tags(name, url, space))
+    with final_status(tracker, parent):
+        fail_stale(study)
+        repair_stale_runs(tracker, study, parent)
+        tracker.client.log_text(parent, space.text, "search_space.yaml")
+        deadline = time.time() + request.timeout if request.timeout else None
+        job = Job(base, request.space, name, url, request.n_trials, deadline, parent)
+        run_workers(job, request.workers)
+        facts = summary(study, url, export)
+        if export and facts["best_value"] is not None:
+            facts["command"] = export_best(study, base, registries, Path(export))
+        log_to_parent(tracker, parent, study, facts, local_dir(parent) / "plots")
+    facts["parent_run_id"] = parent
+    return facts
+
+
+def study_tags(name: str, url: str, space: SearchSpace) -> dict[str, str]:
+    return {
+        "optuna.study": name,
+        "optuna.storage": url,
+        "optuna.sampler": space.sampler["name"],
+        "optuna.pruner": space.pruner["name"],
+        "optuna.direction": space.direction,
+        "optuna.metric": space.metric,
+    }
+
+
+def read_base(request: TuneRequest) -> dict[str, Any]:
+    raw = config_module.read_yaml(Path(request.config))
+    overrides = list(request.overrides)
+    if request.tracking_uri:
+        overrides.append(f"tracking.uri={request.tracking_uri}")
+    return config_module.deep_merge(raw, config_module.parse_overrides(overrides))
+
+
+def run_workers(job: Job, workers: int) -> None:
+    """Run the job in this process, or in K spawned worker processes sharing the storage."""
+    if workers <= 1:
+        worker(job)
+        return
+    job.threads = job.threads or max(1, (os.cpu_count() or 1) // workers)
+    context = multiprocessing.get_context("spawn")
+    processes = [context.Process(target=worker, args=(job,)) for _ in range(workers)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join()
+    failed = [p.exitcode for p in processes if p.exitcode != 0]
+    if failed:
+        raise RuntimeError(f"{len(failed)} tuning worker(s) exited with status {failed}")
+
+
+def worker(job: Job) -> None:
+    """Reserve and run trials until the study holds n_trials of them (or time runs out)."""
+    registries = default_registries()
+    space = load_space(Path(job.space_path), job.base, registries)
+    storage = open_storage(job.storage, space.heartbeat)
+    study = load_or_create(job.study, storage, space)
+    failures = 0
+    while job.deadline is None or time.time() < job.deadline:
+        trial = reserve_trial(study, job.storage, job.n_trials)
+        if trial is None:
+            return
+        state = run_trial(trial, study, storage, job, space, registries)
+        failures = failures + 1 if state == TrialState.FAIL else 0
+        if failures >= MAX_CONSECUTIVE_FAILURES:
+            raise RuntimeError(
+                f"{failures} trials in a row failed; see the FAILED child runs for their errors"
+            )
+
+
+def run_trial(
+    trial: optuna.trial.Trial,
+    study: optuna.Study,
+    storage: Any,
+    job: Job,
+    space: SearchSpace,
+    registries: Registries,
+) -> TrialState:
+    """Train one sampled config; tell the study COMPLETE, PRUNED or FAIL."""
+    ref = TrialRef(
+        job.storage,
+        job.study,
+        trial._trial_id,
+        space.metric,
+        space.heartbeat["interval"],
+        job.parent_run_id,
+        trial.number,
+        space.pruner,
+    )
+    with Heartbeat(storage, trial._trial_id, space.heartbeat["interval"]):
+        try:
+            cfg = best_config(job.base, space.sample(trial), registries)
+            if job.threads and not cfg.trainer.threads:
+                cfg.trainer.threads = job.threads
+            run_id = train_trial(cfg, ref, registries)
+        except KeyboardInterrupt:
+            study.tell(trial, state=TrialState.FAIL)  # never left RUNNING
+            raise
+        except Exception as error:  # a failed trial is recorded, the study goes on
+            trial.set_user_attr("error", f"{type(error).__name__}: {error}"[:1000])
+            warnings.warn(f"trial {trial.number} failed: {error}", stacklevel=2)
+            study.tell(trial, state=TrialState.FAIL)
+            return TrialState.FAIL
+    return tell_outcome(study, trial, run_id, space, Tracker(cfg.tracking.uri))
+
+
+def train_trial(cfg: config_module.Config, ref: TrialRef, registries: Registries) -> str:
+    """train(cfg) in this process, or as a DDP launch of `pipeline train` for many devices."""
+    if not _multi_process(cfg):
+        from pipeline.train import train
+
+        result = train(
+            cfg,
+            registries=registries,
+            callbacks=[ref.reporter()],
+            tags=ref.run_tags(),
+            params=ref.run_params(),
+        )
+        return result.run_id
+    return _launch_train(cfg, ref)
+
+
+def _multi_process(cfg: config_module.Config) -> bool:
+    devices = cfg.trainer.devices
+    many = (isinstance(devices, int) and devices > 1) or cfg.trainer.num_nodes > 1
+    return many or "ddp" in cfg.trainer.strategy
+
+
+def _launch_train(cfg: config_module.Config, ref: TrialRef) -> str:
+    """`pipeline train` as a subprocess with the trial's fixed config; returns its run id."""
+    path = local_dir("tune") / f"{ref.study}-trial-{ref.number}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(config_module.dump_yaml(cfg), encoding="utf-8")
+    command = [sys.executable, "-m", "pipeline.cli", "train", str(path), "--json"]
+    done = subprocess.run(
+        command,
+        env={**os.environ, TRIAL_ENV: ref.to_env()},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"trial training exited {done.returncode}: {done.stderr[-800:]}")
+    return yaml.safe_load(done.stdout)["run_id"]
+
+
+def tell_outcome(
+    study: optuna.Study,
+    trial: optuna.trial.Trial,
+    run_id: str,
+    space: SearchSpace,
+    tracker: Tracker,
+) -> TrialState:
+    """Tell the study the trial's best reported value (COMPLETE) or that it was PRUNED."""
+    frozen = study._storage.get_trial(trial._trial_id)
+    reported = list(frozen.intermediate_values.values())
+    trial.set_user_attr("mlflow_run_id", run_id)
+    if "pruned_at_epoch" in frozen.user_attrs:
+        state, value = TrialState.PRUNED, None
+    elif reported:
+        state = TrialState.COMPLETE
+        value = (min if space.direction == "minimize" else max)(reported)
+    else:
+        state, value = TrialState.FAIL, None
+    study.tell(trial, value, state=state)
+    tracker.set_tags(run_id, {"optuna.state": state.name})
+    return state
+
+
+def parent_run(tracker: Tracker, study: optuna.Study, experiment: str, tags: dict) -> str:
+    """The study's parent run: the one recorded in the study, reopened, or a new one."""
+    known = study.user_attrs.get("mlflow_parent_run_id")
+    if known:
+        try:
+            tracker.get_run(known)
+            tracker.reopen(known)
+            return known
+        except LookupError:
+            pass
+    run_id = tracker.create_run(experiment, f"study-{study.study_name}", tags)
+    study.set_user_attr("mlflow_parent_run_id", run_id)
+    return run_id
+
+
+def repair_stale_runs(tracker: Tracker, study: optuna.Study, parent: str) -> int:
+    """End child runs still RUNNING whose trial is over (a worker was killed): FAILED."""
+    live = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
+    runs = tracker.client.search_runs(
+        [tracker.client.get_run(parent).info.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{parent}' and attributes.status = 'RUNNING'",
+    )
+    repaired = 0
+    for run in runs:
+        if int(run.data.tags.get("optuna.trial", -1)) not in live:
+            tracker.set_tags(
+                run.info.run_id,
+                {"optuna.state": "FAIL", "error": "worker died; trial failed by heartbeat"},
+            )
+            tracker.end(run.info.run_id, "FAILED")
+            repaired += 1
+    return repaired
