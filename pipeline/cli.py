@@ -116,9 +116,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.tracking_uri:
         overrides.append(f"tracking.uri={args.tracking_uri}")
     cfg = load_config(args.config, overrides, registries)
-    from pipeline.train import train
+    from pipeline.train import RUN_ID_ENV, train
     from pipeline.trials import TrialRef
 
+    launched_rank = RUN_ID_ENV in os.environ  # a DDP rank that rank 0 started: rank 0 reports
     trial = TrialRef.from_env()  # set when `pipeline tune` launches a multi-device trial
     extra = (
         {"callbacks": [trial.reporter()], "tags": trial.run_tags(), "params": trial.run_params()}
@@ -127,6 +128,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     with _stdout_to_stderr(args.json):
         result = train(cfg, registries=registries, resume=args.resume, **extra)
+    if launched_rank:
+        return 0
     summary = {
         "run_id": result.run_id,
         "tracking_uri": result.tracking_uri,

@@ -222,3 +222,37 @@ def test_bad_space_files_fail_before_any_trial(
     for fragment in fragments:
         assert fragment in error
     assert not (workdir / "mlruns" / "optuna.db").exists()
+
+
+def test_ddp_trial_is_sampled_once_and_logged_once(lm_config: Path, space: Path) -> None:
+    """A 2-process CPU DDP trial: one Optuna trial, one child run, both ranks trained it."""
+    command = [
+        sys.executable,
+        "-m",
+        "pipeline.cli",
+        "tune",
+        str(lm_config),
+        "--space",
+        str(space),
+        "--n-trials",
+        "1",
+        "--json",
+        *FAST,
+        "trainer.accelerator=cpu",
+        "trainer.devices=2",
+        "trainer.strategy=ddp",
+        "trainer.threads=1",
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    facts = json.loads(done.stdout)
+    assert facts["counts"] == {"COMPLETE": 1}
+    runs = children(facts["parent_run_id"])
+    assert len(runs) == 1 and runs[0].info.status == "FINISHED"
+    trial = load_study(facts).trials[0]
+    assert runs[0].data.params["model.hidden_size"] == str(trial.params["model.hidden_size"])
+    assert len(trial.intermediate_values) == 2  # rank 0 reported each epoch
+    all_runs = MlflowClient(tracking_uri()).search_runs(
+        [MlflowClient(tracking_uri()).get_experiment_by_name("tests").experiment_id]
+    )
+    assert len(all_runs) == 2  # the parent and the one child: no run per rank
