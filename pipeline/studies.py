@@ -51,15 +51,17 @@ def open_storage(url: str, heartbeat: dict[str, int] | None = None) -> Any:
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         engine = {"connect_args": {"timeout": 120}}
     beat = heartbeat or {}
-    return RDBStorage(
-        url,
-        engine_kwargs=engine,
-        heartbeat_interval=beat.get("interval"),
-        grace_period=beat.get("grace"),
-        heartbeat_stale_trial_callback=(
-            RetryHeartbeatStaleTrialCallback(max_retry=2) if beat else None
-        ),
-    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # heartbeats
+        return RDBStorage(
+            url,
+            engine_kwargs=engine,
+            heartbeat_interval=beat.get("interval"),
+            grace_period=beat.get("grace"),
+            heartbeat_stale_trial_callback=(
+                RetryHeartbeatStaleTrialCallback(max_retry=2) if beat else None
+            ),
+        )
 
 
 def make_sampler(space: SearchSpace) -> optuna.samplers.BaseSampler:
@@ -122,7 +124,8 @@ def fail_stale(study: optuna.Study) -> None:
 
 def reserve_trial(study: optuna.Study, url: str, n_trials: int) -> optuna.trial.Trial | None:
     """A new (or retried) trial, unless the study already holds n_trials counted ones."""
-    with slot_lock(url, study.study_name):
+    with slot_lock(url, study.study_name), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "heartbeat is for Study.optimize": ours runs anyway
         fail_stale(study)
         if len(counted_trials(study)) >= n_trials:
             return None

@@ -7,6 +7,7 @@ process that receives the fixed config (the known trap: each DDP rank sampling i
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import subprocess
@@ -18,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-import yaml
 from optuna.trial import TrialState
 
 from pipeline import config as config_module
@@ -215,7 +215,7 @@ def _launch_train(cfg: config_module.Config, ref: TrialRef) -> str:
     )
     if done.returncode != 0:
         raise RuntimeError(f"trial training exited {done.returncode}: {done.stderr[-800:]}")
-    return yaml.safe_load(done.stdout)["run_id"]
+    return json.loads(done.stdout)["run_id"]
 
 
 def tell_outcome(
