@@ -50,8 +50,10 @@ from lightning.pytorch.callbacks import Callback
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from pipeline.components import Components
 from pipeline.config import Config, load_config
 from pipeline.demo_corpus import write_demo_corpus
+from pipeline.initialization import initialize
 from pipeline.plugins import default_registries
 from pipeline.recurrent import RecurrentEncoder
 from pipeline.train import train
@@ -139,15 +141,40 @@ def pipeline_config(files: dict[str, Path], workdir: Path, batches: int, threads
     return load_config(REPO / "conf" / "base.yaml", overrides, default_registries())
 
 
-def pipeline_tokens(cfg: Config) -> tuple[Tensor, int, Tensor]:
-    """The pipeline's own train ids (tokenising into its cache on the first call).
+@dataclass
+class PipelineData:
+    """What the plain loop takes from the pipeline: its train ids and initial weights."""
 
-    Returns (train ids, vocabulary size, the first batch of the pipeline's train loader).
-    """
-    task = default_registries().tasks.get(cfg.task.name)(cfg)
+    ids: Tensor
+    vocab: int
+    first_inputs: Tensor
+    """The first batch's inputs from the pipeline's train loader (a cross-check)."""
+    initial_weights: dict[str, Tensor]
+    """The pipeline network's weights after its initialisation, as PlainLanguageModel keys."""
+
+
+def pipeline_data(cfg: Config) -> PipelineData:
+    """Token ids and initial weights as ``train(cfg)`` makes them (tokenising on first call)."""
+    registries = default_registries()
+    task = registries.tasks.get(cfg.task.name)(cfg)
     task.prepare_data(Path(cfg.data.cache_dir))
     first_inputs, _ = next(iter(task.dataloader("train")))
-    return task.tokens["train"], len(task.tokenizer), first_inputs
+    network = task.build_network(Components(cfg.model, registries.cells))
+    initialize(network, cfg.init, registries.initializers, cfg.seed, task.vocabulary())
+    weights = {
+        "embedding.weight": network.embedding.weight,
+        "output.weight": network.output.weight,
+        "output.bias": network.output.bias,
+    }
+    for layer, cell in enumerate(network.encoder.cells):
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            weights[f"lstm.{name}_l{layer}"] = getattr(cell, name)
+    return PipelineData(
+        task.tokens["train"],
+        len(task.tokenizer),
+        first_inputs,
+        {key: value.detach().clone() for key, value in weights.items()},
+    )
 
 
 def batchify(ids: Tensor, streams: int) -> Tensor:
@@ -179,6 +206,7 @@ class BatchTimer(Callback):
         self.end: float | None = None
         self.tokens = 0
         self.batches = 0
+        self.loss: Tensor | None = None
 
     def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
         trainer.limit_val_batches = 1
@@ -197,6 +225,10 @@ class BatchTimer(Callback):
             self.end = time.perf_counter()
             self.tokens += batch[0].numel()
             self.batches += 1
+            self.loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+
+    def last_loss(self) -> float:
+        return float("nan") if self.loss is None else self.loss.item()
 
     def tokens_per_second(self) -> float:
         if self.start is None or self.end is None or self.batches == 0:
@@ -251,10 +283,16 @@ class PlainResult:
         return self.tokens / self.seconds
 
 
-def run_plain(streams: Tensor, vocab: int, batches: int, warmup: int) -> PlainResult:
-    """The same training loop written directly in PyTorch: batches windows, warmup untimed."""
-    torch.manual_seed(SEED)
-    model = PlainLanguageModel(vocab)
+def run_plain(
+    streams: Tensor, initial_weights: dict[str, Tensor], batches: int, warmup: int
+) -> PlainResult:
+    """The same training loop written directly in PyTorch: batches windows, warmup untimed.
+
+    It starts from the pipeline's initial weights, so both contenders follow the same
+    trajectory (values such as subnormal floats can change CPU speed).
+    """
+    model = PlainLanguageModel(initial_weights["embedding.weight"].size(0))
+    model.load_state_dict(initial_weights)
     model.train()
     optimizer = torch.optim.SGD(model.parameters(), lr=LR)
     state: tuple[Tensor, Tensor] | None = None
@@ -386,7 +424,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--encoder-rounds", type=int, default=5, help="rounds of the runner comparison"
     )
     parser.add_argument(
-        "--encoder-batches", type=int, default=40, help="timed batches per runner and round"
+        "--encoder-batches", type=int, default=100, help="timed batches per runner and round"
     )
     args = parser.parse_args(argv)
     if args.batches <= args.warmup:
@@ -403,10 +441,11 @@ def lm_comparison(args: argparse.Namespace, workdir: Path) -> list[str]:
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
     cfg = pipeline_config(files, workdir, args.batches, args.threads)
-    ids, vocab, pipeline_first = pipeline_tokens(cfg)
+    data = pipeline_data(cfg)
+    ids, vocab = data.ids, data.vocab
     log(
-        f"tokenised into the pipeline's cache in {time.perf_counter() - start:.1f} s: "
-        f"{ids.numel()} train tokens, vocabulary {vocab}"
+        f"token ids from the pipeline's cache (built if missing) in "
+        f"{time.perf_counter() - start:.1f} s: {ids.numel()} train tokens, vocabulary {vocab}"
     )
     batches = args.batches
     if full_windows(ids) < batches:
@@ -416,7 +455,7 @@ def lm_comparison(args: argparse.Namespace, workdir: Path) -> list[str]:
             raise SystemExit(f"too little training text for {args.warmup} warm-up batches")
         cfg = pipeline_config(files, workdir, batches, args.threads)
     streams = batchify(ids, BATCH)
-    same = torch.equal(streams[:, :BPTT], pipeline_first)
+    same = torch.equal(streams[:, :BPTT], data.first_inputs)
     log(f"plain loop's first batch equals the pipeline loader's: {'yes' if same else 'NO'}")
 
     log("warm-up: one untimed pipeline call (MLflow store, imports) ...")
@@ -438,15 +477,17 @@ def lm_comparison(args: argparse.Namespace, workdir: Path) -> list[str]:
         call_seconds = time.perf_counter() - start
         pipeline_rates.append(timer.tokens_per_second())
         overhead.append(call_seconds - (timer.end - timer.start))
-        plain = run_plain(streams, vocab, batches, args.warmup)
+        plain = run_plain(streams, data.initial_weights, batches, args.warmup)
         plain_rates.append(plain.tokens_per_second())
         if timer.batches != plain.batches:
             log(f"  warning: A timed {timer.batches} batches, B {plain.batches}")
+        losses = (timer.last_loss(), plain.last_loss)
         log(
-            f"  round {round_index}: A pipeline {pipeline_rates[-1]:8.0f} tok/s "
-            f"({timer.batches} batches, {timer.end - timer.start:.1f} s; whole train() call "
-            f"{call_seconds:.1f} s) | B plain {plain_rates[-1]:8.0f} tok/s "
-            f"({plain.batches} batches, {plain.seconds:.1f} s, last loss {plain.last_loss:.2f})"
+            f"  round {round_index}: A pipeline {pipeline_rates[-1]:6.0f} tok/s "
+            f"({timer.batches} batches in {timer.end - timer.start:.1f} s, whole train() call "
+            f"{call_seconds:.1f} s) | B plain {plain_rates[-1]:6.0f} tok/s ({plain.batches} "
+            f"batches in {plain.seconds:.1f} s) | last-batch loss A {losses[0]:.4f} "
+            f"B {losses[1]:.4f}"
         )
     ratio = median(pipeline_rates) / median(plain_rates)
     log(f"median A {median(pipeline_rates):.0f} tok/s, median B {median(plain_rates):.0f} tok/s")
@@ -461,6 +502,8 @@ def lm_comparison(args: argparse.Namespace, workdir: Path) -> list[str]:
         f"  B plain PyTorch tok/s:    {figures(plain_rates, '.0f')}; "
         f"median {median(plain_rates):.0f}",
         f"  ratio median(A)/median(B) = {ratio:.3f} ({verdict(ratio, LM_TARGET)})",
+        f"  last-batch training loss A {losses[0]:.4f}, B {losses[1]:.4f} (same initial "
+        "weights and batches)",
         f"  (untimed cost of each train() call beyond the timed batches: "
         f"{median(overhead):.1f} s median, val/test capped at 1 batch)",
     ]
