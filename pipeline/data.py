@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pipeline.config import DataConfig
 from pipeline.errors import UserError
@@ -26,6 +27,9 @@ SPLIT_ALIASES = {
     "test": "test",
 }
 """Dataset split names (lower case) -> our split names; other splits are ignored."""
+
+
+T = TypeVar("T")
 
 
 class DataError(UserError, ValueError):
@@ -95,16 +99,25 @@ def _read_files(cfg: DataConfig) -> dict[str, list[str]]:
 
 
 def _read_dataset(cfg: DataConfig) -> dict[str, list[str]]:
+    return dataset_splits(cfg, lambda name, dataset: _column_lines(cfg, name, dataset))
+
+
+def dataset_splits(cfg: DataConfig, convert: Callable[[str, Any], T]) -> dict[str, T]:
+    """``convert(split_name, dataset)`` for each train/validation/test split of ``data.name``.
+
+    A folder written by ``save_to_disk`` is loaded from disk; anything else goes through
+    ``datasets.load_dataset(data.name, data.config)`` (hub names, local data folders).
+    """
     import datasets
 
     loaded = _open_dataset(cfg, datasets)
     if isinstance(loaded, datasets.Dataset):
         loaded = {"train": loaded}
-    splits: dict[str, list[str]] = {}
+    splits: dict[str, T] = {}
     for name, dataset in loaded.items():
         split = SPLIT_ALIASES.get(str(name).lower())
         if split is not None and split not in splits:
-            splits[split] = _column_lines(cfg, str(name), dataset)
+            splits[split] = convert(str(name), dataset)
     if "train" not in splits:
         raise DataError(
             f"data.name: dataset {cfg.name!r} has no train split (splits: "

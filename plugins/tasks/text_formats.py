@@ -1,0 +1,271 @@
+"""Readers of labelled text: (text, label) examples from files in several formats.
+
+Formats (``task.format`` of the classification task):
+
+- ``csv`` / ``tsv``: a header row, then one example per row; the columns are
+  ``data.text_column`` and ``data.label_column``. TSV is read without quoting (as GLUE ships it).
+- ``jsonl``: one JSON object per line, with the same two keys.
+- ``label_first``: ``LABEL text ...``: the label is the first whitespace-separated word
+  (SST-2's ``stsa.binary.*``: ``1 a stirring , funny ...``).
+- ``trec``: ``COARSE:fine text ...`` (TREC's ``TREC.train``); ``trec_labels`` picks ``coarse``
+  (``DESC``) or ``fine`` (``DESC:manner``) labels.
+- ``regex``: ``line_pattern``, a regular expression with the named groups ``label`` and ``text``
+  that must match each whole non-blank line.
+- ``auto``: by the file name's suffix (``.csv``, ``.tsv``, ``.jsonl``/``.ndjson``/``.json``).
+
+Every problem raises :class:`pipeline.data.DataError` naming the config key, the file and the
+line. Blank lines are skipped; texts are stripped; a row without text is an error.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from pipeline.data import SPLIT_ALIASES, DataError, read_lines
+
+FORMATS = ("auto", "csv", "tsv", "jsonl", "label_first", "trec", "regex")
+SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
+LINE_FORMATS = ("label_first", "trec", "regex")
+"""Formats that need local files (a hub dataset has columns instead)."""
+_TREC_LINE = re.compile(r"(?P<coarse>[^:\s]+):(?P<fine>\S+)\s+(?P<text>.*)")
+_LABEL_FIRST = re.compile(r"(?P<label>\S+)\s+(?P<text>.*)")
+
+
+class Example(NamedTuple):
+    """One labelled text; ``where`` locates it for error messages (``file:line``)."""
+
+    text: str
+    label: str
+    where: str
+
+
+@dataclass(frozen=True)
+class ReadSettings:
+    """How to read a file: the format and the settings of the formats that need them."""
+
+    format: str = "auto"
+    text_column: str = "text"
+    label_column: str = "label"
+    encoding: str = "utf-8"
+    trec_labels: str = "coarse"
+    line_pattern: str | None = None
+
+
+def read_examples(path: str | Path, settings: ReadSettings, key: str) -> list[Example]:
+    """All examples of one file; ``key`` (e.g. ``data.train``) names the file's config key."""
+    path = Path(path).expanduser()
+    text = read_text(path, settings.encoding, key)
+    kind = resolve_format(path, settings.format, key)
+    examples = list(READERS[kind](text, settings, f"{key}: file {str(path)!r}"))
+    if not examples:
+        raise DataError(f"{key}: file {str(path)!r} has no labelled examples")
+    return examples
+
+
+def read_text(path: Path, encoding: str, key: str) -> str:
+    """The decoded text of a file (BOM dropped); problems raise the core's DataError."""
+    try:
+        return path.read_bytes().decode(encoding).removeprefix("\ufeff")
+    except (OSError, LookupError, UnicodeDecodeError):
+        read_lines(path, encoding, key)  # raises the DataError that names the problem and fix
+        raise
+
+
+def resolve_format(path: Path, kind: str, key: str) -> str:
+    """The concrete format of a file: kind itself, or the one its suffix names for ``auto``."""
+    if kind != "auto":
+        return kind
+    suffix = path.suffix.lower()
+    if suffix in SUFFIXES:
+        return SUFFIXES[suffix]
+    raise DataError(
+        f"{key}: cannot tell the format of {str(path)!r} from its suffix {suffix or '(none)'!r}; "
+        f"set task.format to one of {', '.join(FORMATS[1:])}"
+    )
+
+
+# ----------------------------------------------------------------------------- line formats
+
+
+def _lines(text: str) -> Iterator[tuple[int, str]]:
+    """(line number from 1, stripped line) of each non-blank line."""
+    for number, line in enumerate(text.split("\n"), 1):
+        line = line.strip()
+        if line:
+            yield number, line
+
+
+def _read_pattern(
+    text: str, pattern: re.Pattern[str], label: Callable, where: str, hint: str
+) -> Iterator[Example]:
+    """Examples of lines that fully match pattern; label(match) -> the label string."""
+    for number, line in _lines(text):
+        match = pattern.fullmatch(line)
+        if match is None or not match.group("text").strip():
+            raise DataError(
+                f"{where}, line {number}: {line[:60]!r} is not {hint}; check task.format"
+            )
+        yield Example(match.group("text").strip(), label(match), f"{where}, line {number}")
+
+
+def _read_label_first(text: str, settings: ReadSettings, where: str) -> Iterator[Example]:
+    return _read_pattern(
+        text, _LABEL_FIRST, lambda m: m.group("label"), where, "'LABEL text' (label_first)"
+    )
+
+
+def _read_trec(text: str, settings: ReadSettings, where: str) -> Iterator[Example]:
+    def label(match: re.Match[str]) -> str:
+        coarse = match.group("coarse")
+        return coarse if settings.trec_labels == "coarse" else f"{coarse}:{match.group('fine')}"
+
+    return _read_pattern(text, _TREC_LINE, label, where, "'COARSE:fine text' (trec)")
+
+
+def _read_regex(text: str, settings: ReadSettings, where: str) -> Iterator[Example]:
+    pattern = re.compile(settings.line_pattern or "")
+    hint = f"matched by task.line_pattern {settings.line_pattern!r}"
+    return _read_pattern(text, pattern, lambda m: m.group("label").strip(), where, hint)
+
+
+# ----------------------------------------------------------------------------- column formats
+
+
+def _column(row: dict[str, Any], column: str, key: str, where: str) -> str:
+    """The row's value in column as stripped text; a missing column names the available ones."""
+    if column not in row:
+        raise DataError(
+            f"{where}: no column {column!r} (columns: {', '.join(map(str, row))}); "
+            f"set {key} to one of them"
+        )
+    value = row[column]
+    return "" if value is None else str(value).strip()
+
+
+def row_example(row: dict[str, Any], settings: ReadSettings, where: str) -> Example:
+    """An Example from a mapping with the text and label columns (CSV row, JSON object)."""
+    text = _column(row, settings.text_column, "data.text_column", where)
+    label = _column(row, settings.label_column, "data.label_column", where)
+    if not text or not label:
+        missing = "text" if not text else "label"
+        raise DataError(f"{where}: the row has no {missing}; fill it in or remove the row")
+    return Example(text, label, where)
+
+
+def _read_delimited(text: str, settings: ReadSettings, where: str, tsv: bool) -> Iterator[Example]:
+    options = {"delimiter": "\t", "quoting": csv.QUOTE_NONE} if tsv else {}
+    reader = csv.DictReader(io.StringIO(text, newline=""), **options)
+    try:
+        for row in reader:
+            if any(value and value.strip() for value in row.values() if isinstance(value, str)):
+                yield row_example(row, settings, f"{where}, line {reader.line_num}")
+    except csv.Error as error:
+        raise DataError(f"{where}, line {reader.line_num}: not valid CSV: {error}") from error
+
+
+def _read_csv(text: str, settings: ReadSettings, where: str) -> Iterator[Example]:
+    return _read_delimited(text, settings, where, tsv=False)
+
+
+def _read_tsv(text: str, settings: ReadSettings, where: str) -> Iterator[Example]:
+    return _read_delimited(text, settings, where, tsv=True)
+
+
+def _read_jsonl(text: str, settings: ReadSettings, where: str) -> Iterator[Example]:
+    for number, line in _lines(text):
+        here = f"{where}, line {number}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise DataError(f"{here}: not a JSON object: {error}") from error
+        if not isinstance(row, dict):
+            raise DataError(f"{here}: expected a JSON object, got {type(row).__name__}")
+        yield row_example(row, settings, here)
+
+
+READERS: dict[str, Callable[[str, ReadSettings, str], Iterator[Example]]] = {
+    "csv": _read_csv,
+    "tsv": _read_tsv,
+    "jsonl": _read_jsonl,
+    "label_first": _read_label_first,
+    "trec": _read_trec,
+    "regex": _read_regex,
+}
+
+
+# ----------------------------------------------------------------------------- datasets
+
+
+def read_dataset(name: str, config: str | None, settings: ReadSettings) -> dict[str, list[Example]]:
+    """Examples per split (train, validation, test) of a hub dataset or a local dataset folder.
+
+    A ``ClassLabel`` label column gives its class names (``neg``/``pos``) instead of ints.
+    """
+    loaded = _open_dataset(name, config)
+    if not hasattr(loaded, "items"):  # a single Dataset
+        loaded = {"train": loaded}
+    splits: dict[str, list[Example]] = {}
+    for split_name, dataset in loaded.items():
+        split = SPLIT_ALIASES.get(str(split_name).lower())
+        if split is not None and split not in splits:
+            where = f"data.name: split {str(split_name)!r} of dataset {name!r}"
+            splits[split] = _dataset_examples(dataset, settings, where)
+    if "train" not in splits:
+        raise DataError(
+            f"data.name: dataset {name!r} has no train split (splits: "
+            f"{', '.join(map(str, loaded)) or 'none'}); use local files via data.train"
+        )
+    return splits
+
+
+def _open_dataset(name: str, config: str | None) -> Any:
+    """load_from_disk for a ``save_to_disk`` folder, else ``load_dataset(name, config)``."""
+    import datasets
+
+    path = Path(name).expanduser()
+    saved = path.is_dir() and any((path / f).is_file() for f in ("dataset_dict.json", "state.json"))
+    try:
+        return datasets.load_from_disk(str(path)) if saved else datasets.load_dataset(name, config)
+    except Exception as error:  # the datasets library raises many kinds
+        raise DataError(
+            f"data.name: could not load dataset {name!r} (data.config={config!r}): "
+            f"{type(error).__name__}: {error}. Check data.name and data.config, or read local "
+            "files instead (data.name=null, data.train=PATH)"
+        ) from error
+
+
+def _dataset_examples(dataset: Any, settings: ReadSettings, where: str) -> list[Example]:
+    names = getattr(dataset.features.get(settings.label_column), "names", None)
+    examples = []
+    for index, row in enumerate(dataset):
+        if names is not None and isinstance(row.get(settings.label_column), int):
+            label = row[settings.label_column]
+            row = {**row, settings.label_column: names[label] if label >= 0 else label}
+        examples.append(row_example(row, settings, f"{where}, row {index}"))
+    if not examples:
+        raise DataError(f"{where} has no examples")
+    return examples
+
+
+def pattern_problems(pattern: str | None) -> list[str]:
+    """Problems with a ``task.line_pattern``: it must compile and name groups label and text."""
+    if pattern is None:
+        return ["task.line_pattern: task.format=regex needs a pattern with groups label and text"]
+    try:
+        groups = re.compile(pattern).groupindex
+    except re.error as error:
+        return [f"task.line_pattern: not a valid regular expression: {error}"]
+    missing = [name for name in ("label", "text") if name not in groups]
+    if missing:
+        return [
+            f"task.line_pattern: missing named group(s) {', '.join(missing)}; "
+            r"e.g. '(?P<label>\S+)\t(?P<text>.+)'"
+        ]
+    return []
