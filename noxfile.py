@@ -27,6 +27,7 @@ def tests(session: nox.Session) -> None:
     """The test suite (real torch, Lightning, MLflow; no GPU or data download needed)."""
     install(session, "test")
     session.install("./tests/plugin_dist")
+    session.install("./examples/rnn-pipeline-extras")  # the example dist, installed for real
     session.run("pytest", *session.posargs)
 
 

@@ -299,6 +299,17 @@ def _add_plugins(commands: Any) -> None:
     )
     for sub in (listing, check):
         _json_option(sub)
+    _add_plugins_new(actions)
+
+
+def _add_plugins_new(actions: Any) -> None:
+    new = _command(
+        actions, "new", cmd_plugins_new, "write a new plugin distribution with tests and a README"
+    )
+    new.add_argument("name", help="distribution name, e.g. my-cells")
+    for kind in ("cell", "initializer", "task"):
+        new.add_argument(f"--{kind}", action="store_true", help=f"include a {kind} (default: all)")
+    new.add_argument("--directory", metavar="DIR", help="where to write it (default: ./NAME)")
 
 
 def _plugin_rows(registries: Registries, load: bool) -> list[dict[str, str]]:
@@ -367,6 +378,18 @@ def cmd_plugins_check(args: argparse.Namespace) -> int:
     rows = _plugin_rows(_registries(True), load=True)
     _print_plugins(rows, args.json)
     return 1 if any(row["status"] in ("broken", "conflict") for row in rows) else 0
+
+
+def cmd_plugins_new(args: argparse.Namespace) -> int:
+    from pipeline.scaffold import KINDS, create
+
+    kinds = tuple(kind for kind in KINDS if getattr(args, kind))
+    files = create(args.name, kinds, args.directory)
+    root = files[0].parent
+    for path in files:
+        print(f"wrote {path}")
+    print(f"next: pip install -e {root} && (cd {root} && pytest) && pipeline plugins list")
+    return 0
 
 
 # ----------------------------------------------------------------------------- ui

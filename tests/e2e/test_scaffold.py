@@ -1,0 +1,67 @@
+"""``pipeline plugins new``: the written distribution installs, passes its own tests (which
+call pipeline.testing) and is listed by ``pipeline plugins list``."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipeline.cli import main
+
+pytestmark = pytest.mark.slow
+NAME = "rnn-pipeline-scaffold-probe"
+COMPONENT = "rnn_pipeline_scaffold_probe"
+
+
+def pip(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q", *args],
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_new_plugin_installs_passes_its_tests_and_is_listed(tmp_path: Path, capsys) -> None:
+    root = tmp_path / NAME
+    assert main(["plugins", "new", NAME, "--directory", str(root)]) == 0
+    package = root / COMPONENT
+    assert {p.name for p in package.iterdir()} >= {"cell.py", "initializer.py", "task.py"}
+    assert '"rnn_pipeline.cells"' in (root / "pyproject.toml").read_text()
+    isolation = ["--no-build-isolation"] if importlib.util.find_spec("setuptools") else []
+    installed = pip("install", "--no-deps", *isolation, str(root))
+    assert installed.returncode == 0, installed.stderr
+    try:
+        tests = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+        )
+        assert tests.returncode == 0, tests.stdout + tests.stderr
+        assert "3 passed" in tests.stdout
+        capsys.readouterr()
+        assert main(["plugins", "list", "--json"]) == 0
+        rows = json.loads(capsys.readouterr().out)["plugins"]
+        ours = {(row["name"], row["group"]) for row in rows if row["distribution"] == NAME}
+        assert ours == {
+            (COMPONENT, "rnn_pipeline.cells"),
+            (COMPONENT, "rnn_pipeline.initializers"),
+            (COMPONENT, "rnn_pipeline.tasks"),
+        }
+    finally:
+        pip("uninstall", "-y", NAME)
+
+
+def test_only_the_asked_kinds_and_refuses_a_non_empty_directory(tmp_path: Path, capsys) -> None:
+    root = tmp_path / "cells-only"
+    assert main(["plugins", "new", "cells-only", "--cell", "--directory", str(root)]) == 0
+    assert {p.name for p in (root / "cells_only").iterdir()} == {"__init__.py", "cell.py"}
+    assert "rnn_pipeline.tasks" not in (root / "pyproject.toml").read_text()
+    assert main(["plugins", "new", "cells-only", "--directory", str(root)]) == 2
+    assert "not empty" in capsys.readouterr().err
+    assert main(["plugins", "new", "9bad name", "--directory", str(tmp_path / "x")]) == 2

@@ -1,0 +1,117 @@
+"""pipeline.testing: the built-ins pass the conformance checks; broken components fail them
+with one AssertionError naming the contract clause."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torch import Tensor, nn
+
+from pipeline.config import load_config
+from pipeline.plugins import default_registries
+from pipeline.testing import check_cell, check_initializer, check_task
+from plugins import initializers
+from plugins.cells.gru import GRUCell
+from plugins.cells.lstm import LSTMCell
+from plugins.cells.rnn import SigmoidRNNCell
+
+
+def test_importing_does_not_import_lightning_or_mlflow() -> None:
+    code = (
+        "import sys, pipeline.testing; print('lightning' in sys.modules, 'mlflow' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.split() == ["False", "False"]
+
+
+@pytest.mark.parametrize("cell", [LSTMCell, GRUCell, SigmoidRNNCell])
+def test_built_in_cells_pass(cell: type) -> None:
+    notes = check_cell(cell, compile=False)
+    assert "compile=False: compiled runner not checked" in notes
+
+
+class UnusedParameterCell(SigmoidRNNCell):
+    def __init__(self, input_size: int, hidden_size: int) -> None:
+        super().__init__(input_size, hidden_size)
+        self.spare = nn.Parameter(torch.zeros(hidden_size))
+
+
+class WrongShapeCell(SigmoidRNNCell):
+    def step(self, p_t: Tensor, state: list[Tensor]) -> tuple[Tensor, list[Tensor]]:
+        h, _ = super().step(p_t, state)
+        return h[:, :-1], [h]
+
+
+class FusedDisagreesCell(GRUCell):
+    def step(self, p_t: Tensor, state: list[Tensor]) -> tuple[Tensor, list[Tensor]]:
+        h, _ = super().step(p_t, state)
+        return 0.5 * h, [0.5 * h]
+
+
+@pytest.mark.parametrize(
+    ("cell", "clause"),
+    [
+        (UnusedParameterCell, "gradients reach every parameter (cells.0.spare)"),
+        (WrongShapeCell, "forward(x_t (B, D), state) -> h_t (B, H)"),
+        (FusedDisagreesCell, "the fused path (GRU) agrees with step()"),
+    ],
+)
+def test_broken_cells_fail_naming_the_clause(cell: type, clause: str) -> None:
+    with pytest.raises(AssertionError, match="contract clause broken") as caught:
+        check_cell(cell, compile=False)
+    assert clause in str(caught.value)
+    assert "expected:" in str(caught.value) and "actual:" in str(caught.value)
+
+
+@pytest.mark.parametrize("name", ["zeros", "normal", "uniform", "xavier_normal", "he_uniform"])
+def test_built_in_initializers_pass(name: str) -> None:
+    assert check_initializer(getattr(initializers, name)) == []
+
+
+def test_two_dimensional_only_initializer_is_noted() -> None:
+    (note,) = check_initializer(initializers.orthogonal)
+    assert "declines 1-D tensors" in note
+
+
+def global_rng(tensor: Tensor, *, generator: torch.Generator | None = None) -> None:
+    tensor.normal_()  # ignores the generator
+
+
+def leaves_some(tensor: Tensor, *, generator: torch.Generator | None = None) -> None:
+    tensor.view(-1)[1:].normal_(generator=generator)
+
+
+def replaces(tensor: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
+    return torch.zeros_like(tensor)  # not in place
+
+
+@pytest.mark.parametrize(
+    ("fn", "clause"),
+    [
+        (global_rng, "uses only the generator for randomness"),
+        (leaves_some, "fills every element"),
+        (replaces, "returns None or a dict"),
+    ],
+)
+def test_broken_initializers_fail_naming_the_clause(fn, clause: str) -> None:
+    with pytest.raises(AssertionError, match="contract clause broken") as caught:
+        check_initializer(fn)
+    assert clause in str(caught.value)
+
+
+@pytest.mark.slow
+def test_language_model_task_passes(lm_config: Path, workdir: Path) -> None:
+    registries = default_registries()
+    cfg = load_config(lm_config, ["model.runner=eager"], registries)
+    notes = check_task(registries.tasks.get("language_model"), cfg, ["El gobierno aprobó un"])
+    assert any("DDP" in note for note in notes)
+
+
+@pytest.mark.slow
+def test_compiled_runner_is_checked_by_default() -> None:
+    notes = check_cell(SigmoidRNNCell, hidden_size=3)
+    assert not any("compile" in note and "not checked" in note for note in notes)
