@@ -21,7 +21,7 @@ import csv
 import dataclasses
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -66,6 +66,8 @@ class ClassificationOptions:
     """format=regex: a regular expression with named groups label and text (whole line)."""
     pooling: Literal["last", "mean", "max"] = "last"
     """How the encoder's outputs over time become one vector per text."""
+    word_dropout: float = field(default=0.0, metadata={"min": 0.0, "max": 0.9})
+    """Training only: each token becomes <unk> with this probability (Iyyer et al. 2015)."""
 
 
 # ----------------------------------------------------------------------------- labels
@@ -118,6 +120,13 @@ def pool(outputs: Tensor, final_h: Tensor, lengths: Tensor, mode: str, direction
     raise ValueError(f"task.pooling must be last, mean or max, not {mode!r}")
 
 
+def drop_words(tokens: Tensor, lengths: Tensor, probability: float, unk_id: int) -> Tensor:
+    """tokens (B, T) with each valid (non-padding) token replaced by unk_id with probability."""
+    valid = torch.arange(tokens.size(1), device=tokens.device) < lengths.unsqueeze(1)
+    drop = torch.rand(tokens.shape, device=tokens.device) < probability
+    return tokens.masked_fill(drop & valid, unk_id)
+
+
 class ClassifierNetwork(nn.Module):
     """Embedding -> recurrent encoder -> pooling -> dropout -> linear layer over the classes."""
 
@@ -128,17 +137,23 @@ class ClassifierNetwork(nn.Module):
         num_classes: int,
         pooling: str,
         dropout: float,
+        word_dropout: tuple[float, int] = (0.0, 1),
     ) -> None:
+        """word_dropout: (probability, unk_id) of :func:`drop_words`, applied when training."""
         super().__init__()
         self.embedding, self.encoder, self.pooling = embedding, encoder, pooling
         self.dropout = nn.Dropout(dropout)
         self.output = nn.Linear(encoder.output_size, num_classes)
+        self.word_dropout = word_dropout
 
     def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
         """tokens (B, T) padded, lengths (B,) -> logits (B, C)."""
+        lengths = lengths.to(tokens.device)
+        if self.training and self.word_dropout[0] > 0:
+            tokens = drop_words(tokens, lengths, *self.word_dropout)
         embedded = self.dropout(self.embedding(tokens))  # (B, T, E)
         outputs, state = self.encoder(embedded, lengths)  # (B, T, dirs*H), [(L*dirs, B, H)]
-        pooled = pool(outputs, state[0], lengths.to(outputs.device), self.pooling, self.directions)
+        pooled = pool(outputs, state[0], lengths, self.pooling, self.directions)
         return self.output(self.dropout(pooled))  # (B, C)
 
     @property
@@ -258,7 +273,7 @@ class ClassificationTask(Task):
                 "(data.name) or local files (data.train ...), and set the other to null"
             )
         if data.name is not None:
-            splits = read_dataset(data.name, data.config, settings)
+            splits = read_dataset(data, settings)
         elif data.train is None:
             raise DataError("data.train: no training data; set data.train (or data.name)")
         else:
@@ -360,6 +375,7 @@ class ClassificationTask(Task):
             len(self.labels),
             self.options.pooling,
             model.dropout,
+            (self.options.word_dropout, self.tokenizer.unk_id),
         )
 
     def metrics(self) -> dict[str, Any]:

@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from pipeline.data import SPLIT_ALIASES, DataError, read_lines
+from pipeline.config import DataConfig
+from pipeline.data import DataError, dataset_splits, read_lines
 
 FORMATS = ("auto", "csv", "tsv", "jsonl", "label_first", "trec", "regex")
 SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
@@ -203,42 +204,17 @@ READERS: dict[str, Callable[[str, ReadSettings, str], Iterator[Example]]] = {
 # ----------------------------------------------------------------------------- datasets
 
 
-def read_dataset(name: str, config: str | None, settings: ReadSettings) -> dict[str, list[Example]]:
-    """Examples per split (train, validation, test) of a hub dataset or a local dataset folder.
+def read_dataset(data: DataConfig, settings: ReadSettings) -> dict[str, list[Example]]:
+    """Examples per split (train, validation, test) of ``data.name``: a hub or local dataset.
 
     A ``ClassLabel`` label column gives its class names (``neg``/``pos``) instead of ints.
     """
-    loaded = _open_dataset(name, config)
-    if not hasattr(loaded, "items"):  # a single Dataset
-        loaded = {"train": loaded}
-    splits: dict[str, list[Example]] = {}
-    for split_name, dataset in loaded.items():
-        split = SPLIT_ALIASES.get(str(split_name).lower())
-        if split is not None and split not in splits:
-            where = f"data.name: split {str(split_name)!r} of dataset {name!r}"
-            splits[split] = _dataset_examples(dataset, settings, where)
-    if "train" not in splits:
-        raise DataError(
-            f"data.name: dataset {name!r} has no train split (splits: "
-            f"{', '.join(map(str, loaded)) or 'none'}); use local files via data.train"
-        )
-    return splits
 
+    def convert(split: str, dataset: Any) -> list[Example]:
+        where = f"data.name: split {split!r} of dataset {data.name!r}"
+        return _dataset_examples(dataset, settings, where)
 
-def _open_dataset(name: str, config: str | None) -> Any:
-    """load_from_disk for a ``save_to_disk`` folder, else ``load_dataset(name, config)``."""
-    import datasets
-
-    path = Path(name).expanduser()
-    saved = path.is_dir() and any((path / f).is_file() for f in ("dataset_dict.json", "state.json"))
-    try:
-        return datasets.load_from_disk(str(path)) if saved else datasets.load_dataset(name, config)
-    except Exception as error:  # the datasets library raises many kinds
-        raise DataError(
-            f"data.name: could not load dataset {name!r} (data.config={config!r}): "
-            f"{type(error).__name__}: {error}. Check data.name and data.config, or read local "
-            "files instead (data.name=null, data.train=PATH)"
-        ) from error
+    return dataset_splits(data, convert)
 
 
 def _dataset_examples(dataset: Any, settings: ReadSettings, where: str) -> list[Example]:

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from pipeline.components import Components
-from pipeline.config import ConfigError, ModelConfig, build_config
+from pipeline.config import ConfigError, DataConfig, ModelConfig, build_config
 from pipeline.data import DataError
 from pipeline.plugins import Registries, default_registries
 from pipeline.tokenizers import WordTokenizer
@@ -18,6 +18,7 @@ from plugins.tasks.classification import (
     ClassificationTask,
     ClassifierNetwork,
     confusion_matrix,
+    drop_words,
     encode_texts,
     label_ids,
     label_order,
@@ -140,7 +141,8 @@ def test_local_dataset_folder_uses_class_label_names(regs: Registries, tmp_path:
     rows = {"sentence": [f"good {i}" if i % 2 else f"bad {i}" for i in range(20)]}
     split = datasets.Dataset.from_dict({**rows, "label": [i % 2 for i in range(20)]}, features)
     datasets.DatasetDict({"train": split, "dev": split}).save_to_disk(str(tmp_path / "ds"))
-    splits = read_dataset(str(tmp_path / "ds"), None, ReadSettings(text_column="sentence"))
+    data = DataConfig(name=str(tmp_path / "ds"), text_column="sentence")
+    splits = read_dataset(data, ReadSettings(text_column="sentence"))
     assert set(splits) == {"train", "validation"}
     assert pairs(splits["train"])[:2] == [("bad 0", "neg"), ("good 1", "pos")]
     data = {"name": str(tmp_path / "ds"), "text_column": "sentence"}
@@ -255,6 +257,17 @@ def test_logits_do_not_depend_on_padding(regs, pooling: str, bidirectional: bool
             network(tokens[b : b + 1, :n], lengths[b : b + 1]) for b, n in enumerate([4, 2, 1])
         ]
     assert torch.allclose(batch, torch.cat(alone), atol=1e-6)
+
+
+def test_word_dropout_replaces_valid_tokens_only_and_only_in_training(regs) -> None:
+    tokens, lengths = torch.tensor([[4, 5, 6], [7, 0, 0]]), torch.tensor([3, 1])
+    assert drop_words(tokens, lengths, 1.0, 1).tolist() == [[1, 1, 1], [1, 0, 0]]
+    assert torch.equal(drop_words(tokens, lengths, 0.0, 1), tokens)
+    components = Components(ModelConfig(embedding_size=4, hidden_size=3, dropout=0.0), regs.cells)
+    network = ClassifierNetwork(
+        components.embedding(10, 0), components.encoder(4), 2, "last", 0.0, (0.9, 1)
+    ).eval()
+    assert torch.equal(network(tokens, lengths), network(tokens, lengths))
 
 
 # ----------------------------------------------------------------------------- batches
