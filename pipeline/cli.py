@@ -116,10 +116,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.tracking_uri:
         overrides.append(f"tracking.uri={args.tracking_uri}")
     cfg = load_config(args.config, overrides, registries)
-    from pipeline.train import RUN_ID_ENV, train
+    from pipeline.train import RUN_ID_ENV, started_as_nonzero_rank, train
     from pipeline.trials import TrialRef
 
-    launched_rank = RUN_ID_ENV in os.environ  # a DDP rank that rank 0 started: rank 0 reports
+    # A DDP rank other than 0 (launched by rank 0, torchrun, SLURM): rank 0 alone reports.
+    launched_rank = RUN_ID_ENV in os.environ or started_as_nonzero_rank()
     trial = TrialRef.from_env()  # set when `pipeline tune` launches a multi-device trial
     extra = (
         {"callbacks": [trial.reporter()], "tags": trial.run_tags(), "params": trial.run_params()}

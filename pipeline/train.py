@@ -37,6 +37,9 @@ from pipeline.tracking import Tracker, final_status
 RUN_ID_ENV = "RNN_PIPELINE_RUN_ID"
 """Set by rank 0 before Lightning launches the other DDP ranks, so they share its run."""
 
+RANK_ENVS = ("RANK", "GROUP_RANK", "NODE_RANK", "LOCAL_RANK", "SLURM_PROCID")
+"""Set by torchrun, SLURM or a per-node launch (multi-node DDP) before the process starts."""
+
 
 @dataclass
 class TrainResult:
@@ -57,7 +60,7 @@ class RunSetup:
     tracker: Tracker
     run_id: str
     owner: bool
-    """False in DDP ranks that rank 0 launched: they train but do not log the run's files."""
+    """False in DDP ranks other than 0: they train but do not log the run's files."""
     resume: str | None = None
     callbacks: Sequence[Callback] = ()
     params: dict[str, Any] = field(default_factory=dict)
@@ -81,7 +84,14 @@ def train(
     components = Components(cfg.model, registries.cells)
     tracker = Tracker(cfg.tracking.uri)
     inherited = os.environ.get(RUN_ID_ENV)  # set: this is a DDP rank that rank 0 launched
-    run_id = inherited or open_run(tracker, cfg, registries, resume, tags)
+    # A rank > 0 started by torchrun/SLURM/another node inherits nothing: it opens no run and
+    # gets rank 0's id by broadcast once the process group exists (ShareRunId); "" until then.
+    follower = bool(inherited) or started_as_nonzero_rank()
+    run_id = (
+        (inherited or resume or "")
+        if follower
+        else open_run(tracker, cfg, registries, resume, tags)
+    )
     setup = RunSetup(
         cfg,
         task,
@@ -89,20 +99,27 @@ def train(
         registries,
         tracker,
         run_id,
-        not inherited,
+        not follower,
         resume,
         callbacks,
         params or {},
     )
-    os.environ[RUN_ID_ENV] = run_id
-    status = nullcontext() if inherited else final_status(tracker, run_id)
+    if not follower:
+        os.environ[RUN_ID_ENV] = run_id
+    status = nullcontext() if follower else final_status(tracker, run_id)
+    on_interrupt = nullcontext() if follower else _log_last_checkpoint_on_interrupt(tracker, run_id)
     try:
-        with status, _sigterm_as_interrupt(), _log_last_checkpoint_on_interrupt(tracker, run_id):
+        with status, _sigterm_as_interrupt(), on_interrupt:
             metrics, checkpoint = _train_run(setup)
     finally:
         if not inherited:
             os.environ.pop(RUN_ID_ENV, None)
-    return TrainResult(run_id, tracker.uri, metrics, checkpoint)
+    return TrainResult(setup.run_id, tracker.uri, metrics, checkpoint)
+
+
+def started_as_nonzero_rank() -> bool:
+    """True in a process that an external launcher started as a DDP rank other than 0."""
+    return any(os.environ.get(name, "0").strip() not in ("", "0") for name in RANK_ENVS)
 
 
 def _train_run(run: RunSetup) -> tuple[dict[str, float], str | None]:
@@ -121,7 +138,7 @@ def _train_run(run: RunSetup) -> tuple[dict[str, float], str | None]:
         _log_run_inputs(run, facts, {**init_facts, **run.params}, network)
     module = PipelineModule(task, network, cfg.optim)
     directory = checkpoint_dir(run.run_id)
-    trainer, best = _build_trainer(cfg, task, tracker, run.run_id, directory, run.callbacks)
+    trainer, best = _build_trainer(cfg, task, tracker, run, directory)
     resume_from = resume_checkpoint(tracker, run.run_id, directory) if run.resume else None
     _fit(trainer, module, resume_from)
     best_path = best.best_model_path or None
@@ -196,15 +213,26 @@ class SaveOnException(Callback):
             trainer.save_checkpoint(self.path)
 
 
+class ShareRunId(Callback):
+    """Every rank gets rank 0's run id once the process group exists (a no-op on one device).
+
+    Ranks launched by torchrun, SLURM or on other nodes did not inherit it through RUN_ID_ENV
+    (PITFALLS: only rank 0 has the logger's run id). Lightning broadcasts ModelCheckpoint's
+    dirpath from rank 0 the same way, so checkpoints land in rank 0's run folder.
+    """
+
+    def __init__(self, run: RunSetup, logger: RunLogger) -> None:
+        self.run, self.logger = run, logger
+
+    def setup(self, trainer: L.Trainer, module: L.LightningModule, stage: str) -> None:
+        run_id = trainer.strategy.broadcast(self.run.run_id, src=0)
+        self.run.run_id = self.logger.run_id = run_id
+
+
 def _build_trainer(
-    cfg: Config,
-    task: Task,
-    tracker: Tracker,
-    run_id: str,
-    directory: Path,
-    extra: Sequence[Callback],
+    cfg: Config, task: Task, tracker: Tracker, run: RunSetup, directory: Path
 ) -> tuple[L.Trainer, ModelCheckpoint]:
-    settings = cfg.trainer
+    settings, logger = cfg.trainer, RunLogger(tracker, run.run_id)
     best = ModelCheckpoint(
         dirpath=directory,
         filename="best",
@@ -214,10 +242,11 @@ def _build_trainer(
         enable_version_counter=False,
     )
     callbacks: list[Callback] = [
+        ShareRunId(run, logger),
         best,
         SaveOnException(directory / "last.ckpt"),
         LearningRateMonitor("epoch"),
-        *extra,
+        *run.callbacks,
     ]
     if settings.early_stopping_patience > 0:
         callbacks.append(
@@ -238,7 +267,7 @@ def _build_trainer(
         log_every_n_steps=settings.log_every_n_steps,
         enable_progress_bar=settings.progress_bar,
         enable_model_summary=False,
-        logger=RunLogger(tracker, run_id),
+        logger=logger,
         callbacks=callbacks,
         use_distributed_sampler=False,  # tasks shard their own data (LM streams per rank)
         default_root_dir=str(directory),

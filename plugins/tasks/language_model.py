@@ -3,6 +3,16 @@
 The classic recipe (Zaremba et al. 2014): each split's token stream is cut into
 ``data.batch_size`` contiguous streams; training runs truncated back-propagation through time
 over ``task.bptt`` steps and carries the (detached) hidden state from one batch to the next.
+
+Under DDP (``W`` processes) the streams are sharded, never duplicated:
+
+- train: ``data.batch_size`` is per device. The stream grid has ``batch_size * W`` rows and rank
+  ``r`` trains on rows ``r*B .. (r+1)*B``; so 2 ranks with B/2 streams each see exactly the
+  B-stream grid of one process (with DDP's gradient averaging, the same updates).
+- val/test: ``data.eval_batch_size`` is the total number of streams, whatever W is; rank ``r``
+  evaluates its contiguous share of the rows of that one grid. Every token is evaluated exactly
+  once and the token-weighted metrics, reduced across ranks, equal a one-process evaluation
+  (``pipeline evaluate``) of the same weights.
 """
 
 from __future__ import annotations
@@ -87,16 +97,37 @@ class StreamChunks(torch.utils.data.Dataset):
 
 
 def cut_streams(tokens: Tensor, streams: int, rank: int = 0, world_size: int = 1) -> Tensor:
-    """(N,) token ids -> this rank's (streams, N // (streams * world_size)) contiguous streams."""
-    total = streams * world_size
-    length = tokens.numel() // total
+    """(N,) token ids -> rank's (streams, N // (streams * world_size)) contiguous streams.
+
+    The grid has ``streams * world_size`` rows; rank r gets rows r*streams .. (r+1)*streams.
+    """
+    grid = stream_grid(tokens, streams * world_size)
+    return grid[rank * streams : (rank + 1) * streams]
+
+
+def shard_streams(tokens: Tensor, streams: int, rank: int = 0, world_size: int = 1) -> Tensor:
+    """Rank's contiguous share of the rows of the one-process ``streams``-row grid.
+
+    Shares differ by at most one row; every row (so every token) belongs to exactly one rank.
+    """
+    if streams < world_size:
+        raise ValueError(
+            f"data.eval_batch_size ({streams}) is the total number of evaluation streams and "
+            f"must be at least the number of processes ({world_size})"
+        )
+    grid = stream_grid(tokens, streams)
+    return grid[rank * streams // world_size : (rank + 1) * streams // world_size]
+
+
+def stream_grid(tokens: Tensor, rows: int) -> Tensor:
+    """(N,) token ids -> (rows, N // rows), dropping the last N % rows tokens."""
+    length = tokens.numel() // rows
     if length < 2:
         raise ValueError(
-            f"{tokens.numel()} tokens are too few for {total} streams of at least 2 tokens: "
+            f"{tokens.numel()} tokens are too few for {rows} streams of at least 2 tokens: "
             "lower data.batch_size / data.eval_batch_size or add text"
         )
-    grid = tokens[: length * total].view(total, length)
-    return grid[rank * streams : (rank + 1) * streams]
+    return tokens[: length * rows].view(rows, length)
 
 
 class LanguageModelTask(Task):
@@ -172,8 +203,10 @@ class LanguageModelTask(Task):
 
     def dataloader(self, split: str, rank: int = 0, world_size: int = 1) -> Any:
         data = self.cfg.data
-        batch = data.batch_size if split == "train" else data.eval_batch_size
-        streams = cut_streams(self.tokens[split], batch, rank, world_size)
+        if split == "train":  # per-device batch: the grid grows with the number of ranks
+            streams = cut_streams(self.tokens[split], data.batch_size, rank, world_size)
+        else:  # the same grid for any number of ranks: each token evaluated exactly once
+            streams = shard_streams(self.tokens[split], data.eval_batch_size, rank, world_size)
         chunks = StreamChunks(streams, self.options.bptt)
         return torch.utils.data.DataLoader(chunks, batch_size=None, shuffle=False)
 
