@@ -208,10 +208,10 @@ def test_multi_node_launch_makes_one_run(lm_config: Path) -> None:
     outputs = wait_all(processes)
     for process, (_, err) in zip(processes, outputs, strict=True):
         assert process.returncode == 0, err[-4000:]
-    ids = [json.loads(out.strip().splitlines()[-1])["run_id"] for out, _ in outputs]
-    assert ids[0] == ids[1]  # rank 1 got rank 0's id
+    run_id = json.loads(outputs[0][0].strip().splitlines()[-1])["run_id"]
+    assert outputs[1][0].strip() == ""  # rank 1 trained in rank 0's run and reports nothing
     runs = all_runs()
-    assert [r.info.run_id for r in runs] == [ids[0]]
+    assert [r.info.run_id for r in runs] == [run_id]
     assert runs[0].info.status == "FINISHED"
-    assert artifact_paths(ids[0]).count("checkpoints/best.ckpt") == 1
-    assert len(val_curve(ids[0])) == 1
+    assert artifact_paths(run_id).count("checkpoints/best.ckpt") == 1
+    assert len(val_curve(run_id)) == 1
