@@ -11,7 +11,8 @@ Part 1, language-model training throughput (tokens/s), same model and data for b
 - A, the pipeline: ``pipeline.train.train(cfg)`` with a Config from ``conf/base.yaml`` plus
   overrides, timed by a Lightning callback over the training batches only;
 - B, a plain PyTorch loop in this file: nn.Embedding + nn.LSTM + nn.Linear, SGD and
-  clip_grad_norm_, the same token ids, streams and bptt windows.
+  clip_grad_norm_, the same token ids, streams and bptt windows, starting from the pipeline's
+  initial weights (so the last-batch losses printed for A and B should agree).
 
 Both run a 2-layer LSTM of 200 units, embedding 200, a word vocabulary of 10k, batch 20,
 bptt 20, SGD lr 20, gradient clipping 0.25, dropout 0, float32 on the CPU with the same torch
@@ -577,7 +578,7 @@ def main(argv: list[str] | None = None) -> int:
     log(f"{load_before} at start, {load()} at end (other work on the machine skews figures)")
     for line in [*lm_lines, *runner_lines]:
         log(line)
-    log(f"total benchmark time: {total:.0f} s")
+    log(f"total benchmark time: {total:.0f} s (after imports)")
     return 0
 
 
