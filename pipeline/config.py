@@ -121,8 +121,9 @@ class TrainerConfig:
     gradient_clip_val: float = field(default=0.25, metadata=_range(0.0))
     early_stopping_patience: int = field(default=3, metadata=_range(0))
     """Epochs without improvement of the task's monitored metric; 0 disables."""
-    limit_train_batches: float = field(default=1.0, metadata=_range(0.0))
-    limit_val_batches: float = field(default=1.0, metadata=_range(0.0))
+    limit_train_batches: int | float = field(default=1.0, metadata=_range(0.0))
+    limit_val_batches: int | float = field(default=1.0, metadata=_range(0.0))
+    """Lightning's meaning: a float is a fraction (1.0 = all), an int that many batches."""
     log_every_n_steps: int = field(default=50, metadata=_range(1))
     progress_bar: bool = True
     threads: int = field(default=0, metadata=_range(0))
