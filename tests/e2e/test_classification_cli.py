@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cli_json import run_json
 from mlflow.tracking import MlflowClient
 
 from pipeline.cli import main
@@ -89,12 +90,6 @@ def config(workdir: Path) -> Path:
     path = workdir / "topics.yaml"
     path.write_text("# pipeline train topics.yaml\n" + yaml.safe_dump(settings), encoding="utf-8")
     return path
-
-
-def run_json(capsys: pytest.CaptureFixture, *argv: str) -> dict:
-    capsys.readouterr()
-    assert main([*argv, "--json"]) == 0
-    return json.loads(capsys.readouterr().out)
 
 
 def test_train_reports_predict_evaluate(config: Path, capsys: pytest.CaptureFixture) -> None:

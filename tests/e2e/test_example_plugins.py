@@ -7,14 +7,13 @@ and each of its components trains through the CLI. ``nox -s tests`` installs it;
 
 from __future__ import annotations
 
-import json
 from importlib import metadata
 from pathlib import Path
 
 import pytest
 import yaml
+from cli_json import run_json
 
-from pipeline.cli import main
 from pipeline.config import load_config
 from pipeline.plugins import default_registries
 from pipeline.testing import check_cell, check_initializer, check_task
@@ -43,12 +42,6 @@ def installed() -> None:
         metadata.distribution(DIST)
     except metadata.PackageNotFoundError:
         pytest.fail(f"{DIST} is not installed: run `pip install ./examples/rnn-pipeline-extras`")
-
-
-def run_json(capsys: pytest.CaptureFixture, *argv: str) -> dict:
-    capsys.readouterr()
-    assert main([*argv, "--json"]) == 0
-    return json.loads(capsys.readouterr().out)
 
 
 @pytest.fixture

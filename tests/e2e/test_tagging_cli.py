@@ -7,12 +7,12 @@ sentences without entities are mixed in. The corpus is written to tmp_path in Co
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 
 import pytest
 import yaml
+from cli_json import run_json
 from mlflow.tracking import MlflowClient
 
 from pipeline.cli import main
@@ -88,12 +88,6 @@ def ner_config(workdir: Path) -> Path:
     path = workdir / "ner.yaml"
     path.write_text("# pipeline train ner.yaml\n" + yaml.safe_dump(config), encoding="utf-8")
     return path
-
-
-def run_json(capsys: pytest.CaptureFixture, *argv: str) -> dict:
-    capsys.readouterr()
-    assert main([*argv, "--json"]) == 0
-    return json.loads(capsys.readouterr().out)
 
 
 @pytest.mark.parametrize(

@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
+from cli_json import run_json
 from mlflow.tracking import MlflowClient
 
-from pipeline.cli import main
 from pipeline.tracking import tracking_uri
 
 pytestmark = pytest.mark.slow
-
-
-def run_json(capsys: pytest.CaptureFixture, *argv: str) -> dict:
-    """Run the CLI with --json; stdout must hold exactly one JSON object."""
-    capsys.readouterr()
-    assert main([*argv, "--json"]) == 0
-    out = capsys.readouterr().out
-    return json.loads(out)
 
 
 @pytest.fixture
