@@ -1,4 +1,4 @@
-"""Sessions: tests, lint, demo, bench. ``python3 -m pip install nox && nox -s tests``.
+"""Sessions: tests, lint, distributed, demo, bench. ``python3 -m pip install nox && nox -s tests``.
 
 torch is installed first as torch==2.13.0 (the CPU wheel); set RNN_PIPELINE_TORCH to another
 pip spec for GPUs, e.g. RNN_PIPELINE_TORCH="torch==2.13.0 --index-url https://.../cu128".
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shlex
+from pathlib import Path
 
 import nox
 
@@ -29,6 +30,29 @@ def tests(session: nox.Session) -> None:
     session.install("./tests/plugin_dist")
     session.install("./examples/rnn-pipeline-extras")  # the example dist, installed for real
     session.run("pytest", *session.posargs)
+
+
+@nox.session
+def distributed(session: nox.Session) -> None:
+    """Tuning across machines: 3 `pipeline tune` workers on a real PostgreSQL (started here,
+    installed with apt-get when missing) and a real `mlflow server`, both on 127.0.0.1."""
+    ensure_postgres(session)
+    install(session, "test,postgres")
+    session.run("pytest", "-m", "cluster", "tests/cluster", *session.posargs)
+
+
+def ensure_postgres(session: nox.Session) -> None:
+    """Debian's PostgreSQL server binaries (initdb, pg_ctl), installed when missing."""
+    if any(Path("/usr/lib/postgresql").glob("*/bin/initdb")):
+        return
+    if os.geteuid() != 0:
+        session.error("PostgreSQL is missing: `sudo apt-get install postgresql`, then rerun")
+    env = {"DEBIAN_FRONTEND": "noninteractive"}
+    session.run("apt-get", "update", "-qq", external=True, env=env)
+    session.run(
+        "apt-get", "install", "-y", "-qq", "--no-install-recommends", "postgresql",
+        external=True, env=env,
+    )  # fmt: skip
 
 
 @nox.session

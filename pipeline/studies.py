@@ -2,7 +2,8 @@
 
 Storage: ``sqlite:///mlruns/optuna.db`` by default (with a lock timeout so parallel workers
 wait instead of failing with "database is locked", optuna#820); any RDB URL such as
-``postgresql://user@host/db`` for workers on many machines; ``journal:PATH`` for a journal
+``postgresql://user@host/db`` for workers on many machines (needs a driver:
+``pip install 'psycopg[binary]'``); ``journal:PATH`` for a journal
 file (Optuna's JournalFileBackend, good for many processes on one shared file system).
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import tempfile
 import warnings
@@ -51,7 +53,8 @@ def open_storage(url: str, heartbeat: dict[str, int] | None = None) -> Any:
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         engine = {"connect_args": {"timeout": 120}}
     beat = heartbeat or {}
-    with warnings.catch_warnings():
+    # The first RDBStorage on an empty database creates Optuna's tables: one worker at a time.
+    with storage_lock(url, "schema"), warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # heartbeats
         return RDBStorage(
             url,
@@ -96,16 +99,68 @@ def load_or_create(name: str, storage: Any, space: SearchSpace) -> optuna.Study:
     )
 
 
+def study_lock(url: str, study: str) -> contextlib.AbstractContextManager[None]:
+    """Serialise a study's critical sections among its workers: "count trials, then ask" (no
+    surplus trial) and the creation of the study and its parent run (one parent)."""
+    return storage_lock(url, f"study:{study}")
+
+
 @contextlib.contextmanager
-def slot_lock(url: str, study: str) -> Iterator[None]:
-    """Serialise 'count trials, then ask' among workers on this machine (no surplus trial)."""
-    folder = (
-        Path(url.removeprefix("sqlite:///")).parent
-        if url.startswith("sqlite:///")
-        else (Path(tempfile.gettempdir()))
-    )
-    digest = hashlib.sha256(f"{url}|{study}".encode()).hexdigest()[:16]
-    with open(folder / f".optuna-{digest}.lock", "w") as handle:
+def storage_lock(url: str, name: str) -> Iterator[None]:
+    """A lock called name shared by every process that opens the storage at url.
+
+    PostgreSQL storages take an advisory lock in the database itself, so workers on any
+    machine wait for each other (the lock dies with its connection: a killed worker frees it).
+    Other storages take a file lock: beside a SQLite or journal file (shared by everything that
+    opens that file), else in the temp folder (workers on this machine only).
+    """
+    if url.startswith(("postgresql:", "postgresql+")):
+        with _advisory_lock(url, _lock_key(name)):
+            yield
+        return
+    with _file_lock(_lock_folder(url) / f".optuna-{_digest(f'{url}|{name}')}.lock"):
+        yield
+
+
+def _lock_key(name: str) -> int:
+    """A signed 64-bit advisory-lock key (PostgreSQL's bigint) for the lock's name."""
+    return int.from_bytes(bytes.fromhex(_digest(f"rnn-pipeline|{name}")), "big", signed=True)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _lock_folder(url: str) -> Path:
+    for prefix in ("sqlite:///", "journal:"):
+        if url.startswith(prefix):
+            return Path(url.removeprefix(prefix)).parent
+    return Path(tempfile.gettempdir())
+
+
+@functools.cache
+def _lock_engine(url: str) -> Any:
+    import sqlalchemy
+
+    return sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
+
+
+@contextlib.contextmanager
+def _advisory_lock(url: str, key: int) -> Iterator[None]:
+    from sqlalchemy import text
+
+    with _lock_engine(url).connect() as connection:
+        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+        try:
+            yield
+        finally:
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -124,7 +179,7 @@ def fail_stale(study: optuna.Study) -> None:
 
 def reserve_trial(study: optuna.Study, url: str, n_trials: int) -> optuna.trial.Trial | None:
     """A new (or retried) trial, unless the study already holds n_trials counted ones."""
-    with slot_lock(url, study.study_name), warnings.catch_warnings():
+    with study_lock(url, study.study_name), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "heartbeat is for Study.optimize": ours runs anyway
         fail_stale(study)
         if len(counted_trials(study)) >= n_trials:

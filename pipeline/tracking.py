@@ -6,12 +6,13 @@ MLflow >= 3.13 refuses the old plain-folder ``./mlruns`` store (mlflow#18534).
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -51,18 +52,28 @@ class Tracker:
 
     def __init__(self, uri: str | None = None) -> None:
         self.uri = tracking_uri(uri)
+
+    @functools.cached_property
+    def client(self) -> MlflowClient:
+        """Opened on first use (opening a new SQLite store creates its tables): DDP ranks
+        other than 0, which log nothing, never touch the store, so they cannot race rank 0."""
         if self.uri.startswith("sqlite:///"):
             Path(self.uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        self.client = MlflowClient(tracking_uri=self.uri)
+        return MlflowClient(tracking_uri=self.uri)
 
     def experiment_id(self, name: str) -> str:
         """Id of the experiment called name, created (with local artifacts) when missing."""
         experiment = self.client.get_experiment_by_name(name)
         if experiment is not None:
             return experiment.experiment_id
-        return self.client.create_experiment(
-            name, artifact_location=default_artifact_root(self.uri)
-        )
+        try:
+            return self.client.create_experiment(
+                name, artifact_location=default_artifact_root(self.uri)
+            )
+        except MlflowException as error:  # another process created it first
+            if error.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+            return self.client.get_experiment_by_name(name).experiment_id
 
     def create_run(self, experiment: str, name: str, tags: dict[str, str]) -> str:
         run = self.client.create_run(self.experiment_id(experiment), run_name=name, tags=tags)
@@ -122,8 +133,14 @@ class Tracker:
 
 
 @contextmanager
-def final_status(tracker: Tracker, run_id: str) -> Iterator[None]:
-    """End the run FINISHED, KILLED (Ctrl-C, SIGTERM) or FAILED (with the error as a tag)."""
+def final_status(
+    tracker: Tracker, run_id: str, others_writing: Callable[[], bool] | None = None
+) -> Iterator[None]:
+    """End the run FINISHED, KILLED (Ctrl-C, SIGTERM) or FAILED (with the error as a tag).
+
+    ``others_writing`` (e.g. "another tuning worker still runs a trial of this study") keeps
+    a successful run RUNNING for the process that finishes last to end.
+    """
     try:
         yield
     except KeyboardInterrupt:
@@ -133,7 +150,8 @@ def final_status(tracker: Tracker, run_id: str) -> Iterator[None]:
         tracker.set_tags(run_id, {"error": f"{type(error).__name__}: {error}"})
         tracker.end(run_id, "FAILED")
         raise
-    tracker.end(run_id, "FINISHED")
+    if others_writing is None or not others_writing():
+        tracker.end(run_id, "FINISHED")
 
 
 def git_commit(directory: Path | None = None) -> str | None:

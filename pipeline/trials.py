@@ -30,6 +30,7 @@ class TrialRef:
     parent_run_id: str = ""
     number: int = 0
     pruner: dict[str, Any] = field(default_factory=lambda: {"name": "median"})
+    worker: str = ""  # host:pid of the tuning worker that sampled the trial
 
     def reporter(self) -> TrialReporter:
         return TrialReporter(self)
@@ -40,6 +41,7 @@ class TrialRef:
             "mlflow.parentRunId": self.parent_run_id,
             "optuna.study": self.study,
             "optuna.trial": str(self.number),
+            "optuna.worker": self.worker,
         }
 
     def run_params(self) -> dict[str, int]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -25,7 +26,14 @@ from pipeline import config as config_module
 from pipeline.plugins import Registries, default_registries
 from pipeline.runs import local_dir
 from pipeline.search_space import SearchSpace, best_config, load_space
-from pipeline.studies import fail_stale, load_or_create, open_storage, reserve_trial, storage_url
+from pipeline.studies import (
+    fail_stale,
+    load_or_create,
+    open_storage,
+    reserve_trial,
+    storage_url,
+    study_lock,
+)
 from pipeline.study_report import export_best, log_to_parent, summary
 from pipeline.tracking import Tracker, final_status
 from pipeline.trials import TRIAL_ENV, Heartbeat, TrialRef
@@ -69,10 +77,11 @@ def tune(request: TuneRequest, export: str | None = None) -> dict[str, Any]:
     url = storage_url(request.storage)
     storage = open_storage(url, space.heartbeat)
     name = request.study or f"{cfg.task.name}-{Path(request.space).stem}"
-    study = load_or_create(name, storage, space)  # once, before any worker starts
     tracker = Tracker(cfg.tracking.uri)
-    parent = parent_run(tracker, study, cfg.tracking.experiment, study_tags(name, url, space))
-    with final_status(tracker, parent):
+    with study_lock(url, name):  # one study and one parent run, however many machines start
+        study = load_or_create(name, storage, space)
+        parent = parent_run(tracker, study, cfg.tracking.experiment, study_tags(name, url, space))
+    with final_status(tracker, parent, others_writing=lambda: trials_running(study)):
         fail_stale(study)
         repair_stale_runs(tracker, study, parent)
         tracker.client.log_text(parent, space.text, "search_space.yaml")
@@ -85,6 +94,12 @@ def tune(request: TuneRequest, export: str | None = None) -> dict[str, Any]:
         log_to_parent(tracker, parent, study, facts, local_dir(parent) / "plots")
     facts["parent_run_id"] = parent
     return facts
+
+
+def trials_running(study: optuna.Study) -> bool:
+    """Whether a worker (here or on another machine) still runs a trial of the study."""
+    fail_stale(study)
+    return bool(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
 
 
 def study_tags(name: str, url: str, space: SearchSpace) -> dict[str, str]:
@@ -160,7 +175,9 @@ def run_trial(
         job.parent_run_id,
         trial.number,
         space.pruner,
+        worker_name(),
     )
+    trial.set_user_attr("worker", ref.worker)
     with Heartbeat(storage, trial._trial_id, space.heartbeat["interval"]):
         try:
             cfg = best_config(job.base, space.sample(trial), registries)
@@ -176,6 +193,11 @@ def run_trial(
             study.tell(trial, state=TrialState.FAIL)
             return TrialState.FAIL
     return tell_outcome(study, trial, run_id, space, Tracker(cfg.tracking.uri))
+
+
+def worker_name() -> str:
+    """host:pid, tagged on each trial and its run (which machine ran what)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def train_trial(cfg: config_module.Config, ref: TrialRef, registries: Registries) -> str:
