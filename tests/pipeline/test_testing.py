@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 from torch import Tensor, nn
+from torchmetrics import MeanMetric
 
 from pipeline.config import load_config
 from pipeline.plugins import default_registries
@@ -18,6 +19,7 @@ from plugins import initializers
 from plugins.cells.gru import GRUCell
 from plugins.cells.lstm import LSTMCell
 from plugins.cells.rnn import SigmoidRNNCell
+from plugins.tasks.language_model import LanguageModelTask
 
 
 def test_importing_does_not_import_lightning_or_mlflow() -> None:
@@ -108,7 +110,54 @@ def test_language_model_task_passes(lm_config: Path, workdir: Path) -> None:
     registries = default_registries()
     cfg = load_config(lm_config, ["model.runner=eager"], registries)
     notes = check_task(registries.tasks.get("language_model"), cfg, ["El gobierno aprobó un"])
-    assert any("DDP" in note for note in notes)
+    assert not any("DDP" in note for note in notes)
+
+
+class TokenCount(MeanMetric):
+    """Tokens evaluated (the summed weights)."""
+
+    def compute(self) -> Tensor:
+        return self.weight
+
+
+class UnsyncedMetricsTask(LanguageModelTask):
+    """Each DDP rank counts only its own shard's tokens."""
+
+    metric_names = ("loss", "tokens")
+
+    def metrics(self) -> dict[str, MeanMetric]:
+        return {"loss": MeanMetric(), "tokens": TokenCount(sync_on_compute=False)}
+
+
+class UnshardedTask(LanguageModelTask):
+    """Every DDP rank gets every batch."""
+
+    def dataloader(self, split: str, rank: int = 0, world_size: int = 1) -> object:
+        return super().dataloader(split)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("task", "clause"),
+    [
+        (UnsyncedMetricsTask, "under 2-process DDP, metric 'tokens' reduced over the val shards"),
+        (UnshardedTask, "dataloader(split, rank, world_size) gives each rank its own shard"),
+    ],
+)
+def test_tasks_broken_under_ddp_fail_naming_the_clause(
+    task: type, clause: str, lm_config: Path, workdir: Path
+) -> None:
+    cfg = load_config(lm_config, ["model.runner=eager"], default_registries())
+    with pytest.raises(AssertionError, match="contract clause broken") as caught:
+        check_task(task, cfg, ["El gobierno"], steps=5)
+    assert clause in str(caught.value)
+
+
+@pytest.mark.slow
+def test_ddp_check_can_be_skipped(lm_config: Path, workdir: Path) -> None:
+    cfg = load_config(lm_config, ["model.runner=eager"], default_registries())
+    notes = check_task(UnshardedTask, cfg, ["El gobierno"], steps=5, ddp=False)
+    assert notes == ["ddp=False: sharding and metric reduction under DDP not checked"]
 
 
 @pytest.mark.slow
