@@ -132,6 +132,38 @@ class RecurrentEncoder(nn.Module):
             for weight in (cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)
         ]
 
+    def _apply(self, fn: Callable, recurse: bool = True) -> RecurrentEncoder:
+        """After ``.to(device)`` and friends, lay the fused weights out for cuDNN again."""
+        moved = super()._apply(fn, recurse)
+        self.flatten_for_cudnn()
+        return moved
+
+    def flatten_for_cudnn(self) -> None:
+        """Put the fused runner's weights into one contiguous cuDNN block, in place (the
+        parameters stay the same objects); otherwise cuDNN copies them at every call.
+        A no-op off CUDA, for step runners, and where cuDNN cannot take the weights."""
+        weights = self._flat_weights() if self.runner == "fused" else []
+        usable = weights and all(
+            w.is_cuda and w.dtype == weights[0].dtype and torch.backends.cudnn.is_acceptable(w)
+            for w in weights
+        )
+        if not usable or len({w.data_ptr() for w in weights}) < len(weights):
+            return
+        from torch.backends.cudnn import rnn as cudnn_rnn
+
+        with torch.cuda.device_of(weights[0]), torch.no_grad():
+            torch._cudnn_rnn_flatten_weight(
+                weights,
+                4,  # weight_ih, weight_hh, bias_ih, bias_hh per layer and direction
+                weights[0].size(1),  # the first layer's input size
+                cudnn_rnn.get_cudnn_mode(self.cells[0].fused_mode),
+                self.hidden_size,
+                0,  # no projection
+                self.num_layers,
+                True,  # batch_first
+                self.directions == 2,
+            )
+
     def _run_fused(
         self, x: Tensor, lengths: Tensor | None, state: list[Tensor]
     ) -> tuple[Tensor, list[Tensor]]:

@@ -125,6 +125,7 @@ def started_as_nonzero_rank() -> bool:
 def _train_run(run: RunSetup) -> tuple[dict[str, float], str | None]:
     cfg, task, tracker = run.cfg, run.task, run.tracker
     _set_threads(cfg.trainer.threads)
+    torch.set_float32_matmul_precision(cfg.trainer.float32_matmul_precision)
     _quiet_lightning()
     L.seed_everything(cfg.seed, verbose=False)
     if run.resume:
