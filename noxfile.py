@@ -30,6 +30,8 @@ def tests(session: nox.Session) -> None:
     session.install("./tests/plugin_dist")
     session.install("./examples/rnn-pipeline-extras")  # the example dist, installed for real
     session.run("pytest", *session.posargs)
+    if not session.posargs:  # the example distribution's own tests, as its author runs them
+        session.run("pytest", "examples/rnn-pipeline-extras/tests")
 
 
 @nox.session

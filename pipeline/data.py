@@ -19,6 +19,8 @@ from pipeline.config import DataConfig
 from pipeline.errors import UserError
 
 SPLITS = ("train", "validation", "test")
+LOADER_SPLITS = {"train": "train", "val": "validation", "test": "test"}
+"""Split names of ``Task.dataloader`` (Lightning's) -> data split names."""
 SPLIT_ALIASES = {
     "train": "train",
     "validation": "validation",

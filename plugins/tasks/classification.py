@@ -33,7 +33,7 @@ from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from pipeline.cache import cached_dir
-from pipeline.data import DataError, carve, fingerprint
+from pipeline.data import LOADER_SPLITS, DataError, carve, fingerprint
 from pipeline.interfaces import DataFacts, StepResult, Task
 from pipeline.tokenizers import Tokenizer, build_tokenizer, load_tokenizer
 from plugins.tasks.text_formats import (
@@ -50,8 +50,6 @@ if TYPE_CHECKING:
     from pipeline.config import Config
     from pipeline.recurrent import RecurrentEncoder
 
-SPLITS = {"train": "train", "val": "validation", "test": "test"}
-"""Lightning's split names -> data split names."""
 LABELS_FILE = "labels.json"
 CACHE_VERSION = 1
 
@@ -279,10 +277,10 @@ class ClassificationTask(Task):
         else:
             splits = {
                 split: read_examples(getattr(data, split), settings, f"data.{split}")
-                for split in SPLITS.values()
+                for split in LOADER_SPLITS.values()
                 if getattr(data, split) is not None
             }
-        missing = [split for split in SPLITS.values() if split not in splits]
+        missing = [split for split in LOADER_SPLITS.values() if split not in splits]
         if missing:
             splits.update(carve(splits["train"], missing, data, self.cfg.seed))
         return splits, missing
@@ -307,7 +305,7 @@ class ClassificationTask(Task):
         if self.labels is None:
             self.labels = _read_labels(directory)
         self.data = {
-            split: EncodedTexts(**torch.load(directory / f"{split}.pt")) for split in SPLITS
+            split: EncodedTexts(**torch.load(directory / f"{split}.pt")) for split in LOADER_SPLITS
         }
         facts = json.loads((directory / "facts.json").read_text(encoding="utf-8"))
         sizes = {"vocabulary": len(self.tokenizer), "classes": len(self.labels), **facts["sizes"]}
@@ -325,7 +323,7 @@ class ClassificationTask(Task):
         tokenizer.save(directory / "tokenizer")
         _write_labels(directory, labels)
         sizes = {}
-        for split, name in SPLITS.items():
+        for split, name in LOADER_SPLITS.items():
             examples = splits[name]
             ids = encode_texts(tokenizer, [example.text for example in examples])
             encoded = EncodedTexts.from_lists(ids, label_ids(examples, labels, f"data.{name}"))

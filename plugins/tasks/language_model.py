@@ -30,7 +30,7 @@ from torch.nn import functional as F
 from torchmetrics import MeanMetric
 
 from pipeline.cache import cached_dir
-from pipeline.data import fingerprint, load_text_splits
+from pipeline.data import LOADER_SPLITS, fingerprint, load_text_splits
 from pipeline.interfaces import DataFacts, StepResult, Task
 from pipeline.tokenizers import Tokenizer, build_tokenizer, load_tokenizer
 
@@ -38,8 +38,6 @@ if TYPE_CHECKING:
     from pipeline.components import Components
     from pipeline.config import Config
     from pipeline.recurrent import RecurrentEncoder
-
-SPLITS = {"train": "train", "val": "validation", "test": "test"}
 
 
 @dataclass
@@ -171,7 +169,7 @@ class LanguageModelTask(Task):
         directory, _ = cached_dir(cache_dir, key, self._tokenise_into)
         if self.tokenizer is None:
             self.tokenizer = load_tokenizer(directory / "tokenizer")
-        self.tokens = {split: torch.load(directory / f"{split}.pt") for split in SPLITS}
+        self.tokens = {split: torch.load(directory / f"{split}.pt") for split in LOADER_SPLITS}
         facts = json.loads((directory / "facts.json").read_text())
         sizes = {"vocabulary": len(self.tokenizer), **facts["sizes"]}
         return DataFacts(sizes=sizes, extra={"data.carved": ",".join(facts["carved"])})
@@ -184,7 +182,7 @@ class LanguageModelTask(Task):
             tokenizer.fit(splits.lines["train"])
         tokenizer.save(directory / "tokenizer")
         sizes = {}
-        for split, name in SPLITS.items():
+        for split, name in LOADER_SPLITS.items():
             ids = tokenizer.encode_lines(splits.lines[name], eos=True, progress=True)
             stream = torch.tensor([i for line in ids for i in line], dtype=torch.long)
             torch.save(stream, directory / f"{split}.pt")

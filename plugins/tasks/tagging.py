@@ -37,7 +37,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSamp
 from torchmetrics import MeanMetric, Metric
 
 from pipeline.cache import cached_dir
-from pipeline.data import DataError, fingerprint
+from pipeline.data import LOADER_SPLITS, DataError, fingerprint
 from pipeline.interfaces import DataFacts, StepResult, Task
 from pipeline.tokenizers import PAD_ID, UNK_ID, Tokenizer, build_tokenizer, load_tokenizer
 from plugins.tasks.char_features import PAD_CHAR, CharVocab, build_char_features
@@ -61,8 +61,6 @@ if TYPE_CHECKING:
     from pipeline.config import Config
     from pipeline.recurrent import RecurrentEncoder
 
-SPLITS = {"train": "train", "val": "validation", "test": "test"}
-"""Loader split names -> data split names."""
 IGNORE_INDEX = -100
 """Label of pieces that are not a word's first piece, and of padding (F.cross_entropy's)."""
 ENTITY_METRICS = ("f1", "precision", "recall")
@@ -363,7 +361,7 @@ class TaggingTask(Task):
         directory, _ = cached_dir(cache_dir, key, self._tokenise_into)
         if self.tokenizer is None:
             self.load_artifacts(directory)
-        self.encoded = {split: torch.load(directory / f"{split}.pt") for split in SPLITS}
+        self.encoded = {split: torch.load(directory / f"{split}.pt") for split in LOADER_SPLITS}
         facts = json.loads((directory / "facts.json").read_text())
         sizes = {"vocabulary": len(self.tokenizer), "tags": len(self.tags), **facts["sizes"]}
         extra = {
@@ -377,13 +375,13 @@ class TaggingTask(Task):
         sentences, carved = read_sentences(self.cfg, self.options)
         internal = {
             split: to_internal(sentences[split], self.options.scheme, f"data.{split}")
-            for split in SPLITS.values()
+            for split in LOADER_SPLITS.values()
         }
         self._fit_vocabularies(sentences["train"], internal)
         self.save_artifacts(directory)
         index = {tag: i for i, tag in enumerate(self.tags)}
         sizes = {}
-        for split, name in SPLITS.items():
+        for split, name in LOADER_SPLITS.items():
             words = [sentence.words for sentence in sentences[name]]
             ids = [[_tag_id(index, tag, name) for tag in tags] for tags in internal[name]]
             encoded = encode_sentences(

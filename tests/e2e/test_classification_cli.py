@@ -11,6 +11,7 @@ import pytest
 import yaml
 from cli_json import run_json
 from mlflow.tracking import MlflowClient
+from tiny import TINY_CONFIG
 
 from pipeline.cli import main
 from pipeline.tracking import tracking_uri
@@ -77,14 +78,7 @@ def config(workdir: Path) -> Path:
             "dropout": 0.0,
         },
         "optim": {"name": "adam", "lr": 0.02},
-        "trainer": {
-            "max_epochs": 4,
-            "progress_bar": False,
-            "accelerator": "cpu",
-            "devices": 1,
-            "early_stopping_patience": 0,
-            "threads": 1,
-        },
+        "trainer": {**TINY_CONFIG["trainer"], "max_epochs": 4},
         "tracking": {"experiment": "tests"},
     }
     path = workdir / "topics.yaml"

@@ -14,6 +14,7 @@ import pytest
 import yaml
 from cli_json import run_json
 from mlflow.tracking import MlflowClient
+from tiny import TINY_CONFIG
 
 from pipeline.cli import main
 from pipeline.tracking import tracking_uri
@@ -74,15 +75,7 @@ def ner_config(workdir: Path) -> Path:
         "tokenizer": {"vocab_size": 200},
         "model": {"embedding_size": 16, "hidden_size": 16, "num_layers": 1, "dropout": 0.0},
         "optim": {"name": "adam", "lr": 0.02},
-        "trainer": {
-            "max_epochs": 4,
-            "progress_bar": False,
-            "accelerator": "cpu",
-            "devices": 1,
-            "early_stopping_patience": 0,
-            "threads": 1,
-            "log_every_n_steps": 5,
-        },
+        "trainer": {**TINY_CONFIG["trainer"], "max_epochs": 4, "log_every_n_steps": 5},
         "tracking": {"experiment": "tests"},
     }
     path = workdir / "ner.yaml"

@@ -47,6 +47,11 @@ def tune_json(capsys, *argv: str) -> dict:
     return json.loads(capsys.readouterr().out)
 
 
+def tune_command(config: Path, space: Path, *args: str) -> list[str]:
+    """`pipeline tune` as a separate process (signals, DDP relaunches)."""
+    return [sys.executable, "-m", "pipeline.cli", "tune", str(config), "--space", str(space), *args]
+
+
 def children(parent: str) -> list:
     client = MlflowClient(tracking_uri())
     experiment = client.get_run(parent).info.experiment_id
@@ -141,20 +146,8 @@ def test_killed_worker_trial_is_failed_and_retried(lm_config: Path, workdir: Pat
         pruner={"name": "none"},
         heartbeat={"interval": 1, "grace": 2},
     )
-    command = [
-        sys.executable,
-        "-m",
-        "pipeline.cli",
-        "tune",
-        str(lm_config),
-        "--space",
-        str(space),
-        "--n-trials",
-        "2",
-        "--study",
-        "crash",
-        "trainer.max_epochs=300",
-    ]
+    command = tune_command(lm_config, space, "--n-trials", "2", "--study", "crash")
+    command.append("trainer.max_epochs=300")
     worker = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     storage = f"sqlite:///{workdir / 'mlruns' / 'optuna.db'}"
     try:
@@ -226,23 +219,8 @@ def test_bad_space_files_fail_before_any_trial(
 
 def test_ddp_trial_is_sampled_once_and_logged_once(lm_config: Path, space: Path) -> None:
     """A 2-process CPU DDP trial: one Optuna trial, one child run, both ranks trained it."""
-    command = [
-        sys.executable,
-        "-m",
-        "pipeline.cli",
-        "tune",
-        str(lm_config),
-        "--space",
-        str(space),
-        "--n-trials",
-        "1",
-        "--json",
-        *FAST,
-        "trainer.accelerator=cpu",
-        "trainer.devices=2",
-        "trainer.strategy=ddp",
-        "trainer.threads=1",
-    ]
+    command = tune_command(lm_config, space, "--n-trials", "1", "--json", *FAST)
+    command += ["trainer.accelerator=cpu", "trainer.devices=2", "trainer.strategy=ddp"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     facts = json.loads(done.stdout)
