@@ -88,6 +88,7 @@ def tune(request: TuneRequest, export: str | None = None) -> dict[str, Any]:
         deadline = time.time() + request.timeout if request.timeout else None
         job = Job(base, request.space, name, url, request.n_trials, deadline, parent)
         run_workers(job, request.workers)
+        repair_stale_runs(tracker, study, parent)  # trials of workers that died meanwhile
         facts = summary(study, url, export)
         if export and facts["best_value"] is not None:
             facts["command"] = export_best(study, base, registries, Path(export))

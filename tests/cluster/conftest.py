@@ -6,6 +6,7 @@ there, ``pytest -m cluster tests/cluster``; the default test run deselects them.
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -21,6 +22,15 @@ class Servers:
 
 @pytest.fixture(scope="session")
 def servers() -> Iterator[Servers]:
-    """Started once; stopped and their folders removed at the end, whatever the outcome."""
-    with postgres(("optuna", "mlflow")) as urls, mlflow_server(urls["mlflow"]) as tracking:
-        yield Servers(urls["optuna"], tracking)
+    """Started once; stopped and their folders removed at the end, whatever the outcome
+    (a SIGTERM, e.g. from a CI timeout, is turned into KeyboardInterrupt so teardown runs)."""
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        with postgres(("optuna", "mlflow")) as urls, mlflow_server(urls["mlflow"]) as tracking:
+            yield Servers(urls["optuna"], tracking)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
