@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/lm_throughput.py [--data DIR] [--batches N] [--rounds R] [--threads T]
                                        [--workdir DIR] [--warmup W] [--encoder-rounds R]
-                                       [--encoder-batches N]
+                                       [--encoder-batches N] [--device cpu|cuda]
 
 Part 1, language-model training throughput (tokens/s), same model and data for both:
 
@@ -16,8 +16,9 @@ Part 1, language-model training throughput (tokens/s), same model and data for b
 
 Both run a 2-layer LSTM of 200 units, embedding 200, a word vocabulary of 10k, batch 20,
 bptt 20, SGD lr 20, gradient clipping 0.25, dropout 0, float32 on the CPU with the same torch
-thread count. Rounds alternate A, B, A, B ... in one process; the figure is
-median(A) / median(B), target >= 0.95.
+thread count (with ``--device cuda`` on the GPU; clocks then stop after a CUDA synchronize).
+Rounds alternate A, B, A, B ... in one process; the figure is median(A) / median(B), target
+>= 0.95.
 
 Part 2, the step-cell runner against torch's fused kernel (encoder only, 2x200, batch 20,
 bptt 20, forward + backward on random inputs): ``RecurrentEncoder`` of ``SigmoidRNNCell`` with
@@ -101,7 +102,9 @@ def quoted(value: object) -> str:
     return json.dumps(str(value))
 
 
-def pipeline_config(files: dict[str, Path], workdir: Path, batches: int, threads: int) -> Config:
+def pipeline_config(
+    files: dict[str, Path], workdir: Path, batches: int, threads: int, device: str
+) -> Config:
     """conf/base.yaml plus the overrides that pin the benchmark's model, data and trainer."""
     overrides = [
         f"data.train={quoted(files['train'])}",
@@ -124,7 +127,7 @@ def pipeline_config(files: dict[str, Path], workdir: Path, batches: int, threads
         "optim.momentum=0",
         "optim.weight_decay=0",
         "optim.schedule=none",
-        "trainer.accelerator=cpu",
+        f"trainer.accelerator={'gpu' if device == 'cuda' else 'cpu'}",
         "trainer.devices=1",
         "trainer.num_nodes=1",
         "trainer.strategy=auto",
@@ -217,12 +220,15 @@ class BatchTimer(Callback):
         self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int
     ) -> None:
         if batch_idx == self.warmup:
+            synchronize()
             self.start = time.perf_counter()
 
     def on_train_batch_end(
         self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
         if batch_idx >= self.warmup:
+            if batch_idx == trainer.num_training_batches - 1:
+                synchronize()  # only at the end: a sync per batch would stall the GPU queue
             self.end = time.perf_counter()
             self.tokens += batch[0].numel()
             self.batches += 1
@@ -285,7 +291,7 @@ class PlainResult:
 
 
 def run_plain(
-    streams: Tensor, initial_weights: dict[str, Tensor], batches: int, warmup: int
+    streams: Tensor, initial_weights: dict[str, Tensor], batches: int, warmup: int, device: str
 ) -> PlainResult:
     """The same training loop written directly in PyTorch: batches windows, warmup untimed.
 
@@ -294,13 +300,15 @@ def run_plain(
     """
     model = PlainLanguageModel(initial_weights["embedding.weight"].size(0))
     model.load_state_dict(initial_weights)
-    model.train()
+    model.to(device).train()
+    streams = streams.to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=LR)
     state: tuple[Tensor, Tensor] | None = None
     result = PlainResult()
     start = 0.0
     for index in range(batches):
         if index == warmup:
+            synchronize()
             start = time.perf_counter()
         window = streams[:, index * BPTT : index * BPTT + BPTT + 1]
         inputs, targets = window[:, :-1], window[:, 1:]
@@ -314,6 +322,7 @@ def run_plain(
         if index >= warmup:
             result.tokens += inputs.numel()
             result.batches += 1
+    synchronize()
     result.seconds = time.perf_counter() - start
     result.last_loss = loss.item()
     return result
@@ -336,14 +345,22 @@ def encoder_step(encoder: RecurrentEncoder, inputs: Tensor) -> Callable[[], None
 
 def time_steps(step: Callable[[], None], batches: int) -> float:
     """Seconds per call of step over batches calls."""
+    synchronize()
     start = time.perf_counter()
     for _ in range(batches):
         step()
+    synchronize()
     return (time.perf_counter() - start) / batches
 
 
+def synchronize() -> None:
+    """Wait for queued GPU work (timings on CUDA); nothing on the CPU."""
+    if torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+
+
 def build_encoders(
-    threads: int, inductor_cache: Path
+    threads: int, inductor_cache: Path, device: str
 ) -> tuple[dict[str, Callable[[], None]], float, str]:
     """Steps of the fused, compiled and eager encoders; the compile time; a compile note.
 
@@ -352,11 +369,11 @@ def build_encoders(
     os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(inductor_cache)
     torch.set_num_threads(threads)
     torch.manual_seed(SEED)
-    inputs = torch.randn(BATCH, BPTT, EMBEDDING, requires_grad=True)
+    inputs = torch.randn(BATCH, BPTT, EMBEDDING, device=device, requires_grad=True)
+    cells = {"fused": TanhRNNCell, "compiled": SigmoidRNNCell, "eager": SigmoidRNNCell}
     encoders = {
-        "fused": RecurrentEncoder(TanhRNNCell, EMBEDDING, HIDDEN, LAYERS, runner="fused"),
-        "compiled": RecurrentEncoder(SigmoidRNNCell, EMBEDDING, HIDDEN, LAYERS, runner="compiled"),
-        "eager": RecurrentEncoder(SigmoidRNNCell, EMBEDDING, HIDDEN, LAYERS, runner="eager"),
+        runner: RecurrentEncoder(cell, EMBEDDING, HIDDEN, LAYERS, runner=runner).to(device)
+        for runner, cell in cells.items()
     }
     steps = {name: encoder_step(encoder, inputs) for name, encoder in encoders.items()}
     start = time.perf_counter()
@@ -427,6 +444,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--encoder-batches", type=int, default=100, help="timed batches per runner and round"
     )
+    parser.add_argument(
+        "--device", choices=("cpu", "cuda"), default="cpu", help="where both contenders train"
+    )
     args = parser.parse_args(argv)
     if args.batches <= args.warmup:
         parser.error(f"--batches ({args.batches}) must exceed --warmup ({args.warmup})")
@@ -441,7 +461,7 @@ def lm_comparison(args: argparse.Namespace, workdir: Path) -> list[str]:
     log(f"data: {source}")
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
-    cfg = pipeline_config(files, workdir, args.batches, args.threads)
+    cfg = pipeline_config(files, workdir, args.batches, args.threads, args.device)
     data = pipeline_data(cfg)
     ids, vocab = data.ids, data.vocab
     log(
@@ -454,14 +474,16 @@ def lm_comparison(args: argparse.Namespace, workdir: Path) -> list[str]:
         log(f"the train split holds only {batches} full batches; using --batches {batches}")
         if batches <= args.warmup:
             raise SystemExit(f"too little training text for {args.warmup} warm-up batches")
-        cfg = pipeline_config(files, workdir, batches, args.threads)
+        cfg = pipeline_config(files, workdir, batches, args.threads, args.device)
     streams = batchify(ids, BATCH)
     same = torch.equal(streams[:, :BPTT], data.first_inputs)
     log(f"plain loop's first batch equals the pipeline loader's: {'yes' if same else 'NO'}")
 
     log("warm-up: one untimed pipeline call (MLflow store, imports) ...")
     start = time.perf_counter()
-    run_pipeline(pipeline_config(files, workdir, args.warmup + 5, args.threads), workdir, 1)
+    run_pipeline(
+        pipeline_config(files, workdir, args.warmup + 5, args.threads, args.device), workdir, 1
+    )
     log(f"  done in {time.perf_counter() - start:.1f} s")
 
     timed = batches - args.warmup
@@ -478,7 +500,7 @@ def lm_comparison(args: argparse.Namespace, workdir: Path) -> list[str]:
         call_seconds = time.perf_counter() - start
         pipeline_rates.append(timer.tokens_per_second())
         overhead.append(call_seconds - (timer.end - timer.start))
-        plain = run_plain(streams, data.initial_weights, batches, args.warmup)
+        plain = run_plain(streams, data.initial_weights, batches, args.warmup, args.device)
         plain_rates.append(plain.tokens_per_second())
         if timer.batches != plain.batches:
             log(f"  warning: A timed {timer.batches} batches, B {plain.batches}")
@@ -496,7 +518,8 @@ def lm_comparison(args: argparse.Namespace, workdir: Path) -> list[str]:
     return [
         f"data: {source}; {ids.numel()} train tokens, vocabulary {vocab}",
         f"LM training, 2x{HIDDEN} LSTM, emb {EMBEDDING}, batch {BATCH}, bptt {BPTT}, SGD lr "
-        f"{LR:g}, clip {CLIP}, dropout 0, fp32 CPU; {args.rounds} rounds alternating A/B, "
+        f"{LR:g}, clip {CLIP}, dropout 0, fp32 on {args.device}; {args.rounds} rounds "
+        "alternating A/B, "
         f"{timed} timed batches each after {args.warmup} warm-up",
         f"  A pipeline train() tok/s: {figures(pipeline_rates, '.0f')}; "
         f"median {median(pipeline_rates):.0f}",
@@ -517,7 +540,7 @@ def runner_comparison(args: argparse.Namespace, inductor_cache: Path) -> list[st
         "forward + backward on random inputs"
     )
     log("compiling the step loop (torch.compile, empty inductor cache) ...")
-    steps, compile_seconds, note = build_encoders(args.threads, inductor_cache)
+    steps, compile_seconds, note = build_encoders(args.threads, inductor_cache, args.device)
     log(f"  first compiled call took {compile_seconds:.1f} s (compile {note})")
     for step in steps.values():
         time_steps(step, 5)  # warm-up

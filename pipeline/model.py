@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import lightning as L
@@ -44,19 +45,26 @@ class PipelineModule(L.LightningModule):
     # ------------------------------------------------------------------------- steps
 
     def _step(self, batch: Any, split: str) -> torch.Tensor:
+        """The task's step; it updates the split's metrics, which are logged per epoch."""
         metrics = self.split_metrics[f"{split}_metrics"]
         result = self.task.step(self.network, batch, self._carry.get(split), metrics)
         self._carry[split] = result.carry
-        for name, metric in metrics.items():
-            self.log(
-                f"{split}_{name}",
-                metric,
-                on_step=False,
-                on_epoch=True,
-                prog_bar=split != "train",
-                sync_dist=False,
-            )
         return result.loss
+
+    def _log_epoch(self, split: str) -> None:
+        """Log each metric of split once, computed over the epoch, then reset it.
+
+        ``compute`` reduces across DDP ranks (torchmetrics), so every rank calls it. Logging
+        the Metric objects at every step instead cost about 2 ms of Lightning bookkeeping per
+        batch, as much as the whole step of a small model on a GPU.
+        """
+        for name, metric in self.split_metrics[f"{split}_metrics"].items():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "compute before update" on an empty shard
+                value = metric.compute()
+            if metric.update_called or bool(torch.isfinite(value).all()):
+                self.log(f"{split}_{name}", value, prog_bar=split != "train", sync_dist=False)
+            metric.reset()
 
     def on_train_epoch_start(self) -> None:
         self._carry["train"] = None
@@ -67,9 +75,19 @@ class PipelineModule(L.LightningModule):
     def on_test_epoch_start(self) -> None:
         self._carry["test"] = None
 
+    def on_train_epoch_end(self) -> None:
+        self._log_epoch("train")
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_epoch("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_epoch("test")
+
     def training_step(self, batch: Any, batch_index: int) -> torch.Tensor:
         loss = self._step(batch, "train")
-        self.log("loss", loss.detach(), on_step=True, on_epoch=False, prog_bar=True, logger=False)
+        if self.trainer.progress_bar_callback is not None:  # shown there only
+            self.log("loss", loss.detach(), prog_bar=True, logger=False)
         return loss
 
     def validation_step(self, batch: Any, batch_index: int) -> None:

@@ -379,7 +379,7 @@ class ClassificationTask(Task):
     def metrics(self) -> dict[str, Any]:
         classes = len(self.labels)
         return {
-            "loss": MeanMetric(),
+            "loss": MeanMetric(nan_strategy="disable"),
             "accuracy": MulticlassAccuracy(classes, average="micro"),
             "macro_f1": MulticlassF1Score(classes, average="macro"),
         }

@@ -220,7 +220,12 @@ class LanguageModelTask(Task):
         )
 
     def metrics(self) -> dict[str, Any]:
-        return {"loss": MeanMetric(), "ppl": Perplexity()}
+        # nan_strategy "disable": a diverged (NaN) loss shows as NaN instead of being dropped
+        # with a warning, and no per-step NaN test forces a GPU sync
+        return {
+            "loss": MeanMetric(nan_strategy="disable"),
+            "ppl": Perplexity(nan_strategy="disable"),
+        }
 
     def step(
         self, network: nn.Module, batch: Any, carry: Any, metrics: dict[str, Any]

@@ -464,7 +464,8 @@ class TaggingTask(Task):
 
     def metrics(self) -> dict[str, Any]:
         entity = {name: EntityScore(name, len(self.types)) for name in ENTITY_METRICS}
-        return {"loss": MeanMetric(), "accuracy": MeanMetric(), **entity}
+        mean = {"nan_strategy": "disable"}  # NaN shows as NaN; no per-step GPU sync
+        return {"loss": MeanMetric(**mean), "accuracy": MeanMetric(**mean), **entity}
 
     def step(
         self, network: nn.Module, batch: TaggingBatch, carry: Any, metrics: dict[str, Any]
