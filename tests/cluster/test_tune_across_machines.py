@@ -106,7 +106,7 @@ def test_three_workers_fill_one_study_under_one_parent(machines: Machines, serve
 def test_a_dead_machine_trial_is_failed_and_retried_by_the_others(
     machines: Machines, servers
 ) -> None:
-    doomed = machines.start("crash", 3, *TINY, "trainer.max_epochs=300")
+    doomed = machines.start("crash", 3, *TINY, "trainer.max_epochs=1000000")
     storage = open_storage(servers.optuna_storage)
     wait_for(lambda: training_trial(storage, "crash"), "a trial training on the doomed worker")
     doomed.send_signal(signal.SIGKILL)  # the machine dies: no handler runs, no lock is kept

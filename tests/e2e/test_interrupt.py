@@ -39,13 +39,16 @@ def wait_for_running_run(timeout: float = 120.0) -> str:
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
 def test_interrupted_run_is_killed_then_resumes(lm_config: Path, stop_signal) -> None:
     process = subprocess.Popen(
-        pipeline_command("train", str(lm_config), "trainer.max_epochs=200"),
+        # Endless: a tiny epoch takes ~0.3 s, and a loaded machine can delay the first
+        # val_loss read from SQLite by tens of seconds (200 epochs once ended first).
+        pipeline_command("train", str(lm_config), "trainer.max_epochs=1000000"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
         run_id = wait_for_running_run()
+        assert process.poll() is None, "training ended before it could be interrupted"
         process.send_signal(stop_signal)
         _, stderr = process.communicate(timeout=120)
     finally:

@@ -147,7 +147,7 @@ def test_killed_worker_trial_is_failed_and_retried(lm_config: Path, workdir: Pat
         heartbeat={"interval": 1, "grace": 2},
     )
     command = tune_command(lm_config, space, "--n-trials", "2", "--study", "crash")
-    command.append("trainer.max_epochs=300")
+    command.append("trainer.max_epochs=1000000")
     worker = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     storage = f"sqlite:///{workdir / 'mlruns' / 'optuna.db'}"
     try:
