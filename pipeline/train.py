@@ -39,6 +39,7 @@ RUN_ID_ENV = "RNN_PIPELINE_RUN_ID"
 
 RANK_ENVS = ("RANK", "GROUP_RANK", "NODE_RANK", "LOCAL_RANK", "SLURM_PROCID")
 """Set by torchrun, SLURM or a per-node launch (multi-node DDP) before the process starts."""
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # stop a training cleanly: run KILLED
 
 
 @dataclass
@@ -109,7 +110,7 @@ def train(
     status = nullcontext() if follower else final_status(tracker, run_id)
     on_interrupt = nullcontext() if follower else _log_last_checkpoint_on_interrupt(tracker, run_id)
     try:
-        with status, _sigterm_as_interrupt(), on_interrupt:
+        with status, _signals_as_interrupt(), on_interrupt:
             metrics, checkpoint = _train_run(setup)
     finally:
         if not inherited:
@@ -305,8 +306,12 @@ def _log_last_checkpoint_on_interrupt(tracker: Tracker, run_id: str) -> Iterator
 
 
 @contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM raises KeyboardInterrupt, so the run ends KILLED instead of staying RUNNING."""
+def _signals_as_interrupt() -> Iterator[None]:
+    """SIGINT and SIGTERM raise KeyboardInterrupt, so the run ends KILLED, not RUNNING.
+
+    SIGINT too: a process started as a background job of a non-interactive shell (scripts,
+    CI) inherits SIGINT ignored, and Python then never installs its Ctrl-C handler.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -314,11 +319,12 @@ def _sigterm_as_interrupt() -> Iterator[None]:
     def interrupt(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt(f"signal {signum}")
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous = {number: signal.signal(number, interrupt) for number in STOP_SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def _quiet_lightning() -> None:

@@ -45,6 +45,8 @@ def test_interrupted_run_is_killed_then_resumes(lm_config: Path, stop_signal) ->
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # as a background job of a script or CI gets it: SIGINT ignored from the start
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     try:
         run_id = wait_for_running_run()
