@@ -81,18 +81,22 @@ def tune(request: TuneRequest, export: str | None = None) -> dict[str, Any]:
     with study_lock(url, name):  # one study and one parent run, however many machines start
         study = load_or_create(name, storage, space)
         parent = parent_run(tracker, study, cfg.tracking.experiment, study_tags(name, url, space))
+    # Writes to the parent and to stale runs hold the study lock too: two workers setting the
+    # same new tag at once make the MLflow server fail one of them (a unique-key violation).
     with final_status(tracker, parent, others_writing=lambda: trials_running(study)):
-        fail_stale(study)
-        repair_stale_runs(tracker, study, parent)
-        tracker.client.log_text(parent, space.text, "search_space.yaml")
+        with study_lock(url, name):
+            fail_stale(study)
+            repair_stale_runs(tracker, study, parent)
+            tracker.client.log_text(parent, space.text, "search_space.yaml")
         deadline = time.time() + request.timeout if request.timeout else None
         job = Job(base, request.space, name, url, request.n_trials, deadline, parent)
         run_workers(job, request.workers)
-        repair_stale_runs(tracker, study, parent)  # trials of workers that died meanwhile
-        facts = summary(study, url, export)
-        if export and facts["best_value"] is not None:
-            facts["command"] = export_best(study, base, registries, Path(export))
-        log_to_parent(tracker, parent, study, facts, local_dir(parent) / "plots")
+        with study_lock(url, name):
+            repair_stale_runs(tracker, study, parent)  # trials of workers that died meanwhile
+            facts = summary(study, url, export)
+            if export and facts["best_value"] is not None:
+                facts["command"] = export_best(study, base, registries, Path(export))
+            log_to_parent(tracker, parent, study, facts, local_dir(parent) / "plots")
     facts["parent_run_id"] = parent
     return facts
 
