@@ -137,7 +137,7 @@ def collate(items: Sequence[dict[str, Tensor]]) -> TaggingBatch:
     labels = torch.full_like(pieces, IGNORE_INDEX)
     labels[first] = torch.cat([i["tags"] for i in items])
     char_lengths = torch.cat([i["char_lengths"] for i in items])
-    words = torch.cat([i["chars"] for i in items]).split(char_lengths.tolist())
+    words = torch.split(torch.cat([i["chars"] for i in items]), char_lengths.tolist())
     return TaggingBatch(
         pieces=pieces,
         lengths=torch.tensor([i["pieces"].numel() for i in items]),

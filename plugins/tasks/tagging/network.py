@@ -64,7 +64,8 @@ class TaggingNetwork(nn.Module):
             placed[batch.first] = per_word  # on each word's first piece
             inputs = torch.cat([inputs, placed], dim=2)  # (B, T, E+C)
         hidden, _ = self.encoder(self.dropout(inputs), batch.lengths)  # (B, T, dirs*H)
-        return self.output(self.dropout(hidden))  # (B, T, K)
+        scores: Tensor = self.output(self.dropout(hidden))  # (B, T, K)
+        return scores
 
     @staticmethod
     def word_scores(emissions: Tensor, batch: TaggingBatch) -> Tensor:
@@ -79,7 +80,7 @@ class TaggingNetwork(nn.Module):
             flat = emissions.flatten(0, 1)  # (B*T, K)
             return F.cross_entropy(flat, batch.labels.flatten(), ignore_index=IGNORE_INDEX)
         words = self.word_scores(emissions, batch)  # (B, W, K)
-        nll = self.crf(words, batch.tags, batch.word_mask)  # (B,)
+        nll: Tensor = self.crf(words, batch.tags, batch.word_mask)  # (B,)
         return nll.sum() / batch.word_mask.sum()
 
     @torch.no_grad()
@@ -135,7 +136,7 @@ class CharCNN(nn.Module):
 
     def forward(self, chars: Tensor, lengths: Tensor) -> Tensor:
         embedded = self.embedding(chars).transpose(1, 2)  # (N, D, L)
-        windows = self.conv(embedded)[:, :, : chars.size(1)]  # (N, F, L)
+        windows: Tensor = self.conv(embedded)[:, :, : chars.size(1)]  # (N, F, L)
         positions = torch.arange(chars.size(1), device=chars.device)
         padded = positions.unsqueeze(0) >= lengths.to(chars.device).unsqueeze(1)  # (N, L)
         windows = windows.masked_fill(padded.unsqueeze(1), float("-inf"))

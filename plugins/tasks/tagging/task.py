@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, Sampler
-from torchmetrics import MeanMetric
+from torchmetrics import MeanMetric, Metric
 
 from pipeline.cache import cached_dir
 from pipeline.data import LOADER_SPLITS, DataError, fingerprint
@@ -213,9 +213,12 @@ class TaggingTask(Task):
         )
 
     def metrics(self) -> dict[str, Any]:
-        entity = {name: EntityScore(name, len(self.types)) for name in ENTITY_METRICS}
-        mean = {"nan_strategy": "disable"}  # NaN shows as NaN; no per-step GPU sync
-        return {"loss": MeanMetric(**mean), "accuracy": MeanMetric(**mean), **entity}
+        entity: dict[str, Metric] = {
+            name: EntityScore(name, len(self.types)) for name in ENTITY_METRICS
+        }
+        # nan_strategy="disable": NaN shows as NaN, and no per-step GPU sync to look for one
+        mean = {name: MeanMetric(nan_strategy="disable") for name in ("loss", "accuracy")}
+        return {**mean, **entity}
 
     def step(
         self, network: nn.Module, batch: TaggingBatch, carry: Any, metrics: dict[str, Any]
