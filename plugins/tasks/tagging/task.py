@@ -192,9 +192,10 @@ class TaggingTask(Task):
 
     def build_network(self, components: Components) -> nn.Module:
         model, options = self.cfg.model, self.options
+        tokenizer, char_vocab = self.vocabularies
         chars = build_char_features(
             options.char_features,
-            len(self.vocabularies[1]),
+            len(char_vocab),
             options.char_embedding_size,
             options.char_hidden_size,
             options.char_kernel_size,
@@ -204,7 +205,7 @@ class TaggingTask(Task):
         if options.crf:
             crf = CRF(len(self.tags), allowed_transitions(self.tags, INTERNAL_SCHEME))
         return TaggingNetwork(
-            components.embedding(len(self.vocabularies[0]), padding_idx=PAD_ID),
+            components.embedding(len(tokenizer), padding_idx=PAD_ID),
             chars,
             components.encoder(input_size, bidirectional=options.bidirectional),
             len(self.tags),
