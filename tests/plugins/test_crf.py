@@ -7,8 +7,8 @@ import itertools
 import pytest
 import torch
 
-from plugins.tasks.conll import scheme_tags, split_tag
-from plugins.tasks.crf import CRF, FORBIDDEN, allowed_transitions
+from plugins.tasks.tagging.crf import CRF, FORBIDDEN, allowed_transitions
+from plugins.tasks.tagging.schemes import scheme_tags, split_tag
 
 TAGS = scheme_tags(["LOC", "PER"], "iobes")  # O, B/I/E/S-LOC, B/I/E/S-PER: K = 9
 

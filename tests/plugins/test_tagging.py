@@ -1,4 +1,4 @@
-"""The tagging task's parts: CoNLL reading, tag schemes, entity scores, pieces, chars, data."""
+"""The tagging task's parts: CoNLL reading, tag schemes, pieces, chars, data, the task."""
 
 from __future__ import annotations
 
@@ -14,27 +14,25 @@ from pipeline.config import build_config
 from pipeline.data import DataError
 from pipeline.plugins import default_registries
 from pipeline.tokenizers import SentencePieceTokenizer
-from plugins.tasks.char_features import CharCNN, CharLSTM, CharVocab, build_char_features
-from plugins.tasks.conll import (
-    Span,
-    check_tags,
-    convert,
-    count_entities,
-    read_conll,
-    scheme_tags,
-    scores,
-    spans,
-    tags_from_spans,
-)
-from plugins.tasks.tagging import (
+from plugins.tasks.tagging import TaggingTask
+from plugins.tasks.tagging.conll import read_conll
+from plugins.tasks.tagging.data import (
     IGNORE_INDEX,
-    EntityScore,
+    CharVocab,
     SentenceData,
     ShardSampler,
-    TaggingTask,
-    batch_entity_counts,
     collate,
     encode_sentences,
+)
+from plugins.tasks.tagging.network import CharCNN, CharLSTM, build_char_features
+from plugins.tasks.tagging.schemes import (
+    Span,
+    TagError,
+    check_tags,
+    convert,
+    scheme_tags,
+    spans,
+    tags_from_spans,
 )
 
 # ----------------------------------------------------------------------------- schemes
@@ -88,50 +86,15 @@ def test_lenient_reading_as_the_conll_script() -> None:
 
 def test_check_tags_rejects_bad_tags_and_foreign_prefixes() -> None:
     check_tags(IOBES, "iobes")
-    with pytest.raises(ValueError, match="set task.scheme=iobes"):
+    with pytest.raises(TagError, match="set task.scheme=iobes"):
         check_tags(["S-PER"], "iob2")
-    with pytest.raises(ValueError, match="neither O nor PREFIX-TYPE"):
+    with pytest.raises(TagError, match="neither O nor PREFIX-TYPE"):
         check_tags(["PER"], "iob2")
 
 
 def test_scheme_tags_lists_outside_first_then_sorted_types() -> None:
     assert scheme_tags(["PER", "LOC"], "iob2") == ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
     assert len(scheme_tags(["PER", "LOC", "ORG", "MISC"], "iobes")) == 17
-
-
-# ----------------------------------------------------------------------------- entity scores
-
-
-def test_entity_counts_by_hand_with_partial_spans_as_errors() -> None:
-    gold = spans(["B-PER", "I-PER", "O", "B-LOC", "O", "B-ORG", "I-ORG", "I-ORG"])
-    predicted = spans(["B-PER", "I-PER", "O", "B-PER", "O", "B-ORG", "I-ORG", "O"])
-    # PER 0-2 right; LOC 3 predicted as PER (fp PER, fn LOC); ORG 5-7 cut short (fp + fn)
-    assert count_entities(gold, predicted) == {
-        "PER": (1, 1, 0),
-        "LOC": (0, 0, 1),
-        "ORG": (0, 1, 1),
-    }
-    precision, recall, f1 = scores(1, 2, 2)
-    assert (precision, recall) == (pytest.approx(1 / 3), pytest.approx(1 / 3))
-    assert f1 == pytest.approx(1 / 3)
-    assert scores(0, 0, 0) == (0.0, 0.0, 0.0)
-
-
-def test_batch_counts_and_metric_states_add_up_across_processes() -> None:
-    tags = scheme_tags(["LOC", "PER"], "iobes")  # O B-LOC I-LOC E-LOC S-LOC B-PER I-PER E-PER S-PER
-    gold = torch.tensor([[5, 7, 0, 4], [4, 0, 0, 0]])  # PER 0-2, LOC 3 | LOC 0
-    predicted = torch.tensor([[5, 7, 0, 0], [8, 0, 8, 8]])  # PER 0-2 | PER 0 (padding ignored)
-    mask = torch.tensor([[True] * 4, [True, False, False, False]])
-    counts = batch_entity_counts(predicted, gold, mask, tags, ["LOC", "PER"])
-    assert counts.tolist() == [[0, 1], [0, 1], [2, 0]]  # rows tp, fp, fn; columns LOC, PER
-    one, other = EntityScore("f1", 2), EntityScore("f1", 2)
-    one.update(counts)
-    other.update(torch.tensor([[1, 0], [0, 0], [0, 0]]))
-    one.merge_state(other)  # what the "sum" reduction does across DDP ranks
-    assert float(one.compute()) == pytest.approx(2 * 2 / (2 * 2 + 1 + 2))
-    recall = EntityScore("recall", 2)
-    recall.update(counts)
-    assert float(recall.compute()) == pytest.approx(1 / 3)
 
 
 # ----------------------------------------------------------------------------- reading

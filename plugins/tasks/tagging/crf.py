@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from plugins.tasks.conll import OUTSIDE, split_tag
+from plugins.tasks.tagging.schemes import OUTSIDE, split_tag
 
 FORBIDDEN = -1.0e4
 """Score of a forbidden transition: large negative but finite, so no NaN in float16 or grads."""
@@ -60,7 +60,11 @@ class CRF(nn.Module):
     ``allowed`` is ``allowed_transitions(...)``; None allows every transition.
     """
 
-    def __init__(self, num_tags: int, allowed: tuple[Tensor, Tensor, Tensor] | None = None):
+    allowed_transitions: Tensor  # (K, K) bool buffers, registered in __init__
+    allowed_start: Tensor  # (K,)
+    allowed_end: Tensor  # (K,)
+
+    def __init__(self, num_tags: int, allowed: tuple[Tensor, Tensor, Tensor] | None = None) -> None:
         super().__init__()
         self.num_tags = num_tags
         self.transitions = nn.Parameter(torch.zeros(num_tags, num_tags))  # (K, K): from, to
@@ -117,7 +121,7 @@ class CRF(nn.Module):
         batch, steps, size = emissions.shape
         score = start + emissions[:, 0]  # (B, K): best path ending in each tag
         keep = torch.arange(size, device=emissions.device).expand(batch, size)
-        backpointers = []
+        backpointers: list[Tensor] = []
         for t in range(1, steps):
             best, previous = (score.unsqueeze(2) + transitions).max(dim=1)  # (B, K) each
             valid = mask[:, t].unsqueeze(1)
