@@ -1,4 +1,4 @@
-"""Sessions: tests, lint, distributed, demo, bench. ``python3 -m pip install nox && nox -s tests``.
+"""Sessions: tests, lint, typecheck, distributed, demo, bench. ``python3 -m pip install nox && nox -s tests``.
 
 torch is installed first as torch==2.13.0 (the CPU wheel); set RNN_PIPELINE_TORCH to another
 pip spec for GPUs, e.g. RNN_PIPELINE_TORCH="torch==2.13.0 --index-url https://.../cu128".
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import nox
 
-nox.options.sessions = ["lint", "tests"]
+nox.options.sessions = ["lint", "typecheck", "tests"]
 nox.options.reuse_existing_virtualenvs = True
 TORCH = shlex.split(os.environ.get("RNN_PIPELINE_TORCH", "torch==2.13.0"))
 
@@ -62,6 +62,13 @@ def lint(session: nox.Session) -> None:
     session.install("ruff>=0.6")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy, close to strict, over pipeline/ and plugins/ (settings in pyproject.toml)."""
+    install(session, "test,typecheck")
+    session.run("mypy", *session.posargs)
 
 
 @nox.session

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
@@ -25,7 +26,7 @@ from torch.nn.utils import rnn as rnn_utils
 from pipeline.interfaces import Cell
 
 RUNNERS = ("auto", "fused", "compiled", "eager")
-FUSED_KERNELS: dict[str, Callable] = {
+FUSED_KERNELS: dict[str, Callable[..., Any]] = {
     "LSTM": torch.lstm,
     "GRU": torch.gru,
     "RNN_TANH": torch.rnn_tanh,
@@ -85,17 +86,22 @@ class RecurrentEncoder(nn.Module):
             for layer in range(num_layers)
             for _ in range(self.directions)
         )
-        self.state_size = self.cells[0].state_size
+        self.state_size: int = self.cell(0).state_size
         self.runner = self._choose_runner(runner)
-        self.loops = [StepLoop(cell) for cell in self.cells]  # not submodules: no double params
-        self._compiled: list[Callable] | None = None
+        # Not submodules: no double params.
+        self.loops = [StepLoop(self.cell(i)) for i in range(len(self.cells))]
+        self._compiled: list[Callable[..., tuple[Tensor, list[Tensor]]]] | None = None
+
+    def cell(self, index: int) -> Cell:
+        """The cell of layer ``index // dirs``, direction ``index % dirs``."""
+        return cast(Cell, self.cells[index])
 
     @property
     def output_size(self) -> int:
         return self.hidden_size * self.directions
 
     def _choose_runner(self, runner: str) -> str:
-        mode = self.cells[0].fused_mode
+        mode = self.cell(0).fused_mode
         if runner == "fused" and mode is None:
             raise ValueError(
                 f"model.runner=fused, but cell {type(self.cells[0]).__name__} has no fused "
@@ -126,17 +132,14 @@ class RecurrentEncoder(nn.Module):
     # ------------------------------------------------------------------------- fused
 
     def _flat_weights(self) -> list[Tensor]:
-        return [
-            weight
-            for cell in self.cells
-            for weight in (cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)
-        ]
+        names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+        return [cast(Tensor, getattr(cell, name)) for cell in self.cells for name in names]
 
-    def _apply(self, fn: Callable, recurse: bool = True) -> RecurrentEncoder:
+    def _apply(self, fn: Callable[[Tensor], Tensor], recurse: bool = True) -> RecurrentEncoder:
         """After ``.to(device)`` and friends, lay the fused weights out for cuDNN again."""
-        moved = super()._apply(fn, recurse)
+        super()._apply(fn, recurse)  # type: ignore[no-untyped-call]  # torch leaves it bare
         self.flatten_for_cudnn()
-        return moved
+        return self
 
     def flatten_for_cudnn(self) -> None:
         """Put the fused runner's weights into one contiguous cuDNN block, in place (the
@@ -156,7 +159,7 @@ class RecurrentEncoder(nn.Module):
                 weights,
                 4,  # weight_ih, weight_hh, bias_ih, bias_hh per layer and direction
                 weights[0].size(1),  # the first layer's input size
-                cudnn_rnn.get_cudnn_mode(self.cells[0].fused_mode),
+                cudnn_rnn.get_cudnn_mode(self.cell(0).fused_mode),
                 self.hidden_size,
                 0,  # no projection
                 self.num_layers,
@@ -167,7 +170,7 @@ class RecurrentEncoder(nn.Module):
     def _run_fused(
         self, x: Tensor, lengths: Tensor | None, state: list[Tensor]
     ) -> tuple[Tensor, list[Tensor]]:
-        kernel = FUSED_KERNELS[self.cells[0].fused_mode]
+        kernel = FUSED_KERNELS[cast(str, self.cell(0).fused_mode)]
         hx = tuple(state) if self.state_size > 1 else state[0]
         settings = (True, self.num_layers, self.dropout, self.training, self.directions == 2)
         if lengths is None:
@@ -176,24 +179,25 @@ class RecurrentEncoder(nn.Module):
         packed = rnn_utils.pack_padded_sequence(
             x, lengths.cpu(), batch_first=True, enforce_sorted=False
         )
-        order = packed.sorted_indices
+        order = cast(Tensor, packed.sorted_indices)
         hx = (
             tuple(h.index_select(1, order) for h in state)
             if self.state_size > 1
             else (state[0].index_select(1, order))
         )
         data, *final = kernel(packed.data, packed.batch_sizes, hx, self._flat_weights(), *settings)
+        unsorted = cast(Tensor, packed.unsorted_indices)  # set when enforce_sorted=False
         out, _ = rnn_utils.pad_packed_sequence(
             packed._replace(data=data), batch_first=True, total_length=x.size(1)
         )
-        return out, [h.index_select(1, packed.unsorted_indices) for h in final]
+        return out, [h.index_select(1, unsorted) for h in final]
 
     # ------------------------------------------------------------------------- step loop
 
-    def _step_loops(self) -> list[Callable]:
+    def _step_loops(self) -> list[Callable[..., tuple[Tensor, list[Tensor]]]]:
         """The loops to run: compiled ones (built on first use) or the eager ones."""
         if self.runner != "compiled":
-            return self.loops
+            return list(self.loops)
         if self._compiled is None:
             self._compiled = [torch.compile(loop, dynamic=False) for loop in self.loops]
         return self._compiled
@@ -204,9 +208,10 @@ class RecurrentEncoder(nn.Module):
         except Exception as error:  # compile errors come in many types
             if self.runner != "compiled":
                 raise
-            result = self.loops[index](*args)  # the caller's own mistakes raise here, unchanged
+            # The caller's own mistakes raise here, unchanged.
+            result: tuple[Tensor, list[Tensor]] = self.loops[index](*args)
             warnings.warn(
-                f"torch.compile failed for {type(self.cells[index]).__name__} "
+                f"torch.compile failed for {type(self.cell(index)).__name__} "
                 f"({type(error).__name__}: {str(error).splitlines()[0]}); using the eager loop",
                 stacklevel=2,
             )
@@ -227,13 +232,13 @@ class RecurrentEncoder(nn.Module):
             for direction in range(self.directions):
                 index = layer * self.directions + direction
                 cell_state = [s[index] for s in state]
-                projected = self.cells[index].project(layer_input)  # (B, T, P) in one matmul
+                projected = self.cell(index).project(layer_input)  # (B, T, P) in one matmul
                 out, final = self._run_loop(index, projected, cell_state, mask, direction == 1)
                 outputs.append(out)
                 finals.append(final)
             layer_input = torch.cat(outputs, 2) if self.directions == 2 else outputs[0]
         return layer_input, [torch.stack([f[k] for f in finals]) for k in range(self.state_size)]
 
-    def __getstate__(self) -> dict:
+    def __getstate__(self) -> dict[str, Any]:
         """Pickle without the compiled loops (they do not pickle); rebuilt on first use."""
         return {**self.__dict__, "_compiled": None}
