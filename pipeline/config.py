@@ -17,7 +17,8 @@ from typing import Any, Literal
 
 import yaml
 
-from pipeline.component_options import INIT_GROUPS, component_problems, type_problem
+from pipeline.component_options import INIT_GROUPS as INIT_GROUPS  # re-exported
+from pipeline.component_options import component_problems, type_problem
 from pipeline.errors import UserError
 from pipeline.plugins import PluginError, Registries, unknown_name_message
 

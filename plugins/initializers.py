@@ -278,7 +278,7 @@ def _read_vectors(path: Path, wanted: set[str], expected: int) -> dict[str, list
 
 
 def _check_pretrained(
-    *, path: object, fallback: object, fallback_options: object, lowercase_fallback: object
+    *, path: object, fallback: object, fallback_options: object, **unchecked: object
 ) -> None:
     """The vector file exists and the fallback takes its options (no file is read)."""
     if not isinstance(path, str | os.PathLike) or not Path(path).is_file():
@@ -322,12 +322,7 @@ def pretrained(
     ``fallback`` initializer of this module, so rows the file lacks keep those values. The
     file is streamed; only vectors of vocabulary words are kept in memory.
     """
-    _check_pretrained(
-        path=path,
-        fallback=fallback,
-        fallback_options=fallback_options,
-        lowercase_fallback=lowercase_fallback,
-    )
+    _check_pretrained(path=path, fallback=fallback, fallback_options=fallback_options)
     if tensor.dim() != 2 or tensor.shape[0] != len(vocab):
         raise OptionError(
             f"pretrained: needs a 2-D tensor of shape (len(vocab), D) = ({len(vocab)}, D), "
