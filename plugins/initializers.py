@@ -280,9 +280,13 @@ def _read_vectors(path: Path, wanted: set[str], expected: int) -> dict[str, list
 def _check_pretrained(
     *, path: object, fallback: object, fallback_options: object, **unchecked: object
 ) -> None:
-    """The vector file exists and the fallback takes its options (no file is read)."""
-    if not isinstance(path, str | os.PathLike) or not Path(path).is_file():
-        raise OptionError(f"pretrained: option 'path': word vector file not found: {path}")
+    """A path is given and the fallback takes its options.
+
+    Whether the file exists is checked when it is read: a finished run's config (loaded again
+    by predict and evaluate) stays valid after its vector file moves.
+    """
+    if not isinstance(path, str | os.PathLike):
+        raise OptionError(f"pretrained: option 'path' must be a file path, got {path!r}")
     if not isinstance(fallback, str) or fallback not in _FALLBACKS:
         raise OptionError(
             f"pretrained: unknown fallback {fallback!r}; allowed: {', '.join(_FALLBACKS)}"
@@ -328,8 +332,11 @@ def pretrained(
             f"pretrained: needs a 2-D tensor of shape (len(vocab), D) = ({len(vocab)}, D), "
             f"got {tuple(tensor.shape)}"
         )
+    file = Path(path)
+    if not file.is_file():
+        raise OptionError(f"pretrained: word vector file not found: {file}")
     wanted = set(vocab) | ({word.lower() for word in vocab} if lowercase_fallback else set())
-    found = _read_vectors(Path(path), wanted, tensor.shape[1])
+    found = _read_vectors(file, wanted, tensor.shape[1])
     _FALLBACKS[fallback](tensor, generator=generator, **(fallback_options or {}))
     covered = 0
     with torch.no_grad():

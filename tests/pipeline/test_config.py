@@ -296,20 +296,21 @@ def test_cell_without_options_says_so(regs: Registries) -> None:
     assert "model.cell=lstm takes no options" in problem
 
 
-def test_pretrained_needs_a_path_to_a_file_and_gets_its_vocab_from_the_pipeline(
+def test_pretrained_needs_a_path_and_gets_its_vocab_from_the_pipeline(
     tmp_path: Path, regs: Registries
 ) -> None:
     with pytest.raises(ConfigError) as error:
         load_config(None, ["init.embedding=pretrained"], regs)
     assert "required" in the_problem(problems_of(error), "init.options.embedding.path")
 
-    missing = tmp_path / "nowhere.vec"
-    overrides = ["init.embedding=pretrained", f"init.options.embedding.path={missing}"]
+    overrides = ["init.embedding=pretrained", "init.options.embedding.fallback=nope"]
     with pytest.raises(ConfigError) as error:
-        load_config(None, overrides, regs)
-    assert str(missing) in the_problem(problems_of(error), "init.options.embedding")
+        load_config(None, [*overrides, "init.options.embedding.path=v.txt"], regs)
+    assert "'nope'" in the_problem(problems_of(error), "init.options.embedding")
 
-    vectors = write(tmp_path / "v.txt", "hola 0.1 0.2\n")
+    # The file is read (and its absence reported) when the embedding is initialised: a
+    # finished run's config stays loadable for predict after its vector file moved.
+    vectors = tmp_path / "moved.txt"
     overrides = ["init.embedding=pretrained", f"init.options.embedding.path={vectors}"]
     cfg = load_config(None, overrides, regs)
     assert cfg.init.options == {"embedding": {"path": str(vectors)}}
