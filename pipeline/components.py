@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import functools
-import inspect
 
 from torch import nn
 
+from pipeline.component_options import cell_option_problems
 from pipeline.config import ConfigError, ModelConfig
 from pipeline.interfaces import Cell, CellFactory
 from pipeline.plugins import Registry
@@ -19,15 +19,9 @@ class Components:
     def __init__(self, model: ModelConfig, cells: Registry) -> None:
         self.model = model
         cell_class = cells.get(model.cell)
-        try:
-            inspect.signature(cell_class).bind(1, 1, **model.cell_options)
-        except TypeError as error:
-            raise ConfigError(
-                [
-                    f"model.cell_options: {error} (cell {model.cell!r} takes "
-                    f"{inspect.signature(cell_class)})"
-                ]
-            ) from error
+        problems = cell_option_problems(cell_class, model.cell_options, model.cell)
+        if problems:
+            raise ConfigError(problems)
         self.cell_factory: CellFactory = functools.partial(cell_class, **model.cell_options)
 
     def cell(self, input_size: int, hidden_size: int | None = None) -> Cell:

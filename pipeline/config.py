@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import re
-import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,10 +17,10 @@ from typing import Any, Literal
 
 import yaml
 
+from pipeline.component_options import INIT_GROUPS as INIT_GROUPS  # re-exported
+from pipeline.component_options import component_problems, type_problem
 from pipeline.errors import UserError
 from pipeline.plugins import PluginError, Registries, unknown_name_message
-
-INIT_GROUPS = ("embedding", "input", "recurrent", "bias", "output")
 
 
 class ConfigError(UserError, ValueError):
@@ -252,6 +251,7 @@ def build_config(raw: dict[str, Any], registries: Registries | None = None) -> C
         cfg.task.options = _build(task_class.Options, task_raw, "task.", problems)
     if registries is not None:
         _check_plugins(cfg, registries, problems)
+        problems.extend(component_problems(cfg, registries))
     if task_class is not None and cfg.task.options is not None:
         problems.extend(task_class.config_problems(cfg))
     _check_init_options(cfg, problems)
@@ -299,7 +299,7 @@ def _build(cls: type, raw: Any, prefix: str, problems: list[str]) -> Any:
 
 
 def _check_value(key: str, value: Any, kind: Any, spec: dataclasses.Field, problems: list) -> Any:
-    error = _type_error(value, kind)
+    error = type_problem(value, kind)
     if error:
         problems.append(f"{key}: {error}, got {value!r}")
         return spec.default if spec.default is not dataclasses.MISSING else spec.default_factory()
@@ -308,28 +308,6 @@ def _check_value(key: str, value: Any, kind: Any, spec: dataclasses.Field, probl
     if numeric and ((low is not None and value < low) or (high is not None and value > high)):
         problems.append(f"{key}: {value!r} is out of range [{low}, {high}]")
     return float(value) if kind is float and isinstance(value, int) else value
-
-
-def _type_error(value: Any, kind: Any) -> str | None:
-    """None when value fits the annotation kind, else what was expected."""
-    origin, args = typing.get_origin(kind), typing.get_args(kind)
-    if origin is Literal:
-        return None if value in args else f"expected one of {', '.join(map(str, args))}"
-    if origin in (typing.Union, types.UnionType):
-        errors = [_type_error(value, arg) for arg in args]
-        return None if None in errors else " or ".join(e for e in errors if e)
-    if kind is type(None):
-        return None if value is None else "expected null"
-    if kind is Any:
-        return None
-    base = origin or kind
-    if base is float:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    elif base is int:
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    else:
-        ok = isinstance(value, base)
-    return None if ok else f"expected {getattr(base, '__name__', base)}"
 
 
 def _check_plugins(cfg: Config, registries: Registries, problems: list[str]) -> None:

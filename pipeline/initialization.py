@@ -1,5 +1,7 @@
 """Seeded initialisation of a network by parameter group, with the configured initializers.
 
+Options come from ``init.options.<group>``; besides ``generator``, an initializer gets the
+context its signature names (``vocab``: the token of each embedding row), whatever its name.
 Groups: ``embedding`` (nn.Embedding weights), ``input``/``recurrent``/``bias`` (as each Cell
 sorts its parameters), ``output`` (nn.Linear weights of heads; their biases go to ``bias``).
 A parameter shared by two modules (tied weights) is initialised once, by its first group.
@@ -13,7 +15,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from pipeline.component_options import context_arguments, initializer_option_problems
 from pipeline.config import INIT_GROUPS, ConfigError, InitConfig
+from pipeline.errors import UserError
 from pipeline.interfaces import Cell
 from pipeline.plugins import Registry
 
@@ -49,15 +53,26 @@ def initialize(
     seed: int,
     vocabulary: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """Fill every grouped parameter with its group's initializer; returns facts to log."""
+    """Fill every grouped parameter with its group's initializer; returns facts to log.
+
+    Every group's options are checked first, so a bad option changes no parameter.
+    """
+    chosen = {group: initializers.get(getattr(init, group)) for group in INIT_GROUPS}
+    problems = [
+        problem
+        for group, initializer in chosen.items()
+        for problem in initializer_option_problems(
+            initializer, init.options.get(group, {}), group, getattr(init, group)
+        )
+    ]
+    if problems:
+        raise ConfigError(problems)
     generator = torch.Generator().manual_seed(seed)
+    context = {"vocab": list(vocabulary or [])}
     facts: dict[str, Any] = {}
     for group, parameters in parameter_groups(network).items():
-        name = getattr(init, group)
-        initializer = initializers.get(name)
-        options = dict(init.options.get(group, {}))
-        if name == "pretrained":
-            options.setdefault("vocab", list(vocabulary or []))
+        initializer = chosen[group]
+        options = {**init.options.get(group, {}), **context_arguments(initializer, context)}
         for parameter in parameters:
             facts.update(_fill(parameter, initializer, generator, options, f"init.{group}"))
     return facts
@@ -70,11 +85,15 @@ def _fill(
     options: dict[str, Any],
     key: str,
 ) -> dict[str, Any]:
-    """Run one initializer on a CPU copy (the generator lives on the CPU) and copy back."""
+    """Run one initializer on a CPU copy (the generator lives on the CPU) and copy back.
+
+    Options were bound beforehand, so only a value the initializer rejects for this tensor
+    (e.g. its shape) is the user's to fix; anything else is a bug and propagates.
+    """
     values = torch.empty_like(parameter, device="cpu")
     try:
         result = initializer(values, generator=generator, **options)
-    except (TypeError, ValueError) as error:
+    except (UserError, ValueError) as error:
         option_key = key.replace("init.", "init.options.")
         raise ConfigError([f"{key} / {option_key}: {error}"]) from error
     with torch.no_grad():

@@ -32,9 +32,14 @@ class Cell(nn.Module):
     """One time step of a recurrent layer: ``h_t, state_t = cell(x_t, state_{t-1})``.
 
     Construct as ``Cell(input_size, hidden_size, **options)``; ``options`` come from
-    ``model.cell_options`` in the config. Implement :meth:`step` (and optionally
-    :meth:`project`); the core's recurrent runner turns the cell into a sequence layer with
-    layers, both directions, padding and compilation.
+    ``model.cell_options`` in the config, which is checked against the parameters of
+    ``__init__`` after ``hidden_size`` (names, required ones, annotated types) before any data
+    is read. Value checks that need no tensor go in an optional ``validate_options(**options)``
+    staticmethod or classmethod: the config calls it with every option (defaults filled in)
+    and reports the ``ValueError`` or ``pipeline.errors.OptionError`` it raises; call it from
+    ``__init__`` too. Implement :meth:`step` (and optionally :meth:`project`); the core's
+    recurrent runner turns the cell into a sequence layer with layers, both directions,
+    padding and compilation.
 
     Class attributes:
         state_size: how many (B, H) tensors the state holds (1 for RNN and GRU, 2 for LSTM).
@@ -97,8 +102,14 @@ class Initializer(Protocol):
     """Fill ``tensor`` in place: ``fn(tensor, *, generator=None, **options) -> dict | None``.
 
     Use only ``generator`` for randomness, so the same seed gives the same weights. Options
-    come from ``init.options.<group>`` in the config. Return None, or a small dict of facts
-    worth logging as run params (e.g. how many words pretrained vectors covered).
+    come from ``init.options.<group>`` in the config, which is checked against the keyword
+    parameters (names, required ones, annotated types) before any data is read. Name a
+    ``vocab`` keyword parameter to receive the token of each embedding row. Value checks that
+    need no tensor go in an optional ``validate_options(**options)`` attribute (attach it with
+    ``pipeline.component_options.validated_by``): the config calls it with every option
+    (defaults filled in) and reports the ``ValueError`` or ``pipeline.errors.OptionError`` it
+    raises; call it first in the initializer too. Return None, or a small dict of facts worth
+    logging as run params (e.g. how many words pretrained vectors covered).
     """
 
     def __call__(

@@ -12,7 +12,8 @@ from torch import nn
 from pipeline.config import OptimConfig
 from pipeline.interfaces import Task
 
-SPLITS = ("train", "val", "test")
+STAGES = ("train", "val", "test")
+"""Loader stages Lightning runs; each logs its metrics as ``{stage}_{name}``."""
 
 
 class PipelineModule(L.LightningModule):
@@ -23,7 +24,7 @@ class PipelineModule(L.LightningModule):
         self.task, self.network, self.optim = task, network, optim
         # keyed "train_metrics" etc.: a ModuleDict key may not shadow Module.train
         self.split_metrics = nn.ModuleDict(
-            {f"{split}_metrics": nn.ModuleDict(task.metrics()) for split in SPLITS}
+            {f"{stage}_metrics": nn.ModuleDict(task.metrics()) for stage in STAGES}
         )
         self._carry: dict[str, Any] = {}
 

@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.nn.utils import rnn as rnn_utils
 
+from pipeline.config import ConfigError
 from pipeline.interfaces import Cell
 
 RUNNERS = ("auto", "fused", "compiled", "eager")
@@ -103,12 +104,14 @@ class RecurrentEncoder(nn.Module):
     def _choose_runner(self, runner: str) -> str:
         mode = self.cell(0).fused_mode
         if runner == "fused" and mode is None:
-            raise ValueError(
-                f"model.runner=fused, but cell {type(self.cells[0]).__name__} has no fused "
-                "path; use model.runner=auto, compiled or eager"
+            raise ConfigError(
+                [
+                    f"model.runner: fused, but cell {type(self.cells[0]).__name__} has no "
+                    "fused path; use auto, compiled or eager"
+                ]
             )
         if runner not in RUNNERS:
-            raise ValueError(f"model.runner={runner!r}; allowed: {', '.join(RUNNERS)}")
+            raise ConfigError([f"model.runner: {runner!r}; allowed: {', '.join(RUNNERS)}"])
         if runner == "auto":
             return "fused" if mode is not None else "compiled"
         return runner

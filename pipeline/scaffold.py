@@ -156,13 +156,22 @@ from __future__ import annotations
 
 import torch
 
+from pipeline.component_options import validated_by
+from pipeline.errors import OptionError
 
+
+def check_options(*, scale: float) -> None:
+    """Value checks the config runs before any data is read (and every call runs first)."""
+    if isinstance(scale, bool) or not isinstance(scale, int | float) or scale <= 0:
+        raise OptionError(f"$component: option 'scale' must be a number > 0, got {scale!r}")
+
+
+@validated_by(check_options)
 def $component(
     tensor: torch.Tensor, *, generator: torch.Generator | None = None, scale: float = 0.1
 ) -> dict[str, float] | None:
     """$init_doc"""
-    if isinstance(scale, bool) or not isinstance(scale, int | float) or scale <= 0:
-        raise ValueError(f"$component: option 'scale' must be a number > 0, got {scale!r}")
+    check_options(scale=scale)
     with torch.no_grad():
         tensor.uniform_(-scale, scale, generator=generator)
     return None
@@ -190,6 +199,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from torchmetrics import MeanMetric
 
+from pipeline.errors import UserError
 from pipeline.interfaces import DataFacts, StepResult, Task
 
 SPLITS = {"train": 0, "val": 1, "test": 2}
@@ -285,7 +295,7 @@ class ${camel}Task(Task):
                 bits = [float(bit) for bit in text.split()]
             except ValueError:
                 message = f"$component: expected bits like '0 1 1 0', got {text!r}"
-                raise ValueError(message) from None
+                raise UserError(message) from None
             inputs = torch.tensor(bits).view(1, -1, 1)  # (1, T, 1)
             results.append({"text": text, "fraction": float(network(inputs)[0])})
         return results

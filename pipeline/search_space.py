@@ -259,6 +259,6 @@ def _check_values_build(
                 problems.extend(f"params.{param.key}={value!r}: {p}" for p in error.problems)
 
 
-def best_config(base: dict[str, Any], values: dict[str, Any], registries: Registries) -> Config:
-    """The base config with a trial's sampled values laid over it."""
+def trial_config(base: dict[str, Any], values: dict[str, Any], registries: Registries) -> Config:
+    """The config of one trial: the base config with the trial's sampled values laid over it."""
     return config_module.build_config(config_module.deep_merge(base, nested(values)), registries)

@@ -11,7 +11,7 @@ from optuna.trial import TrialState
 
 from pipeline import config as config_module
 from pipeline.plugins import Registries
-from pipeline.search_space import best_config
+from pipeline.search_space import trial_config
 from pipeline.studies import counts
 from pipeline.tracking import Tracker
 
@@ -84,7 +84,7 @@ def _short(value: Any) -> str:
 
 def export_best(study: optuna.Study, base: dict, registries: Registries, path: Path) -> str:
     """Write the best trial's full config; returns the command that retrains it."""
-    cfg = best_config(base, study.best_trial.params, registries)
+    cfg = trial_config(base, study.best_trial.params, registries)
     command = f"pipeline train {path}"
     header = f"# {command}\n# best trial {study.best_trial.number} of study {study.study_name}\n"
     path.parent.mkdir(parents=True, exist_ok=True)

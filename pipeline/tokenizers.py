@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Literal
 from tqdm import tqdm
 
 from pipeline.config import TokenizerConfig
+from pipeline.errors import TokenizerError
 
 PAD, UNK, EOS = "<pad>", "<unk>", "<eos>"
 SPECIAL_TOKENS = (PAD, UNK, EOS)
@@ -44,7 +45,7 @@ class Tokenizer:
 
     def __init__(self, vocab_size: int, lowercase: bool = False) -> None:
         if vocab_size < len(SPECIAL_TOKENS) + 1:
-            raise ValueError(f"tokenizer.vocab_size must be at least 4, got {vocab_size}")
+            raise TokenizerError(f"tokenizer.vocab_size must be at least 4, got {vocab_size}")
         self.vocab_size = vocab_size
         self.lowercase = lowercase
 
@@ -148,7 +149,7 @@ class WordTokenizer(Tokenizer):
     def __init__(self, vocab_size: int, min_frequency: int = 1, lowercase: bool = False) -> None:
         super().__init__(vocab_size, lowercase)
         if min_frequency < 1:
-            raise ValueError(f"tokenizer.min_frequency must be at least 1, got {min_frequency}")
+            raise TokenizerError(f"tokenizer.min_frequency must be at least 1, got {min_frequency}")
         self.min_frequency = min_frequency
         self._vocab: list[str] = []
         self._ids: dict[str, int] = {}
@@ -215,7 +216,7 @@ class SentencePieceTokenizer(Tokenizer):
     """Subword pieces trained with the ``sentencepiece`` package (unigram or BPE).
 
     The vocabulary has exactly ``vocab_size`` pieces; a corpus too small for that many
-    raises ValueError naming ``tokenizer.vocab_size`` and the largest size it allows.
+    raises TokenizerError naming ``tokenizer.vocab_size`` and the largest size it allows.
     """
 
     kind = "sentencepiece"
@@ -229,7 +230,7 @@ class SentencePieceTokenizer(Tokenizer):
     ) -> None:
         super().__init__(vocab_size, lowercase)
         if model_type not in ("unigram", "bpe"):
-            raise ValueError(f"tokenizer.model_type must be unigram or bpe, not {model_type!r}")
+            raise TokenizerError(f"tokenizer.model_type must be unigram or bpe, not {model_type!r}")
         self.model_type = model_type
         self.character_coverage = character_coverage
         self._processor: Any = None
@@ -246,7 +247,7 @@ class SentencePieceTokenizer(Tokenizer):
                 **self._trainer_options(),
             )
         except RuntimeError as error:
-            raise ValueError(_vocab_size_advice(self.vocab_size, str(error))) from error
+            raise TokenizerError(_vocab_size_advice(self.vocab_size, str(error))) from error
         self._set_model(model.getvalue())
 
     def _training_lines(self, lines: Iterable[str]) -> Iterator[str]:
@@ -334,7 +335,7 @@ class SentencePieceTokenizer(Tokenizer):
     def _from_saved(cls, meta: dict[str, Any], directory: Path) -> SentencePieceTokenizer:
         path = directory / meta.get("model_file", SPM_FILE)
         if not path.is_file():
-            raise FileNotFoundError(f"tokenizer directory {directory}: {path.name} is missing")
+            raise TokenizerError(f"tokenizer directory {directory}: {path.name} is missing")
         tokenizer = cls(
             meta["vocab_size"], meta["model_type"], meta["character_coverage"], meta["lowercase"]
         )
@@ -343,7 +344,7 @@ class SentencePieceTokenizer(Tokenizer):
 
 
 def _vocab_size_advice(vocab_size: int, message: str) -> str:
-    """A ValueError message for a failed sentencepiece training run."""
+    """A TokenizerError message for a failed sentencepiece training run."""
     too_high = re.search(r"value <= (\d+)", message)
     if too_high:
         return (
@@ -376,7 +377,7 @@ def build_tokenizer(cfg: TokenizerConfig) -> Tokenizer:
         return SentencePieceTokenizer(
             cfg.vocab_size, cfg.model_type, cfg.character_coverage, cfg.lowercase
         )
-    raise ValueError(f"tokenizer.kind must be one of {', '.join(TOKENIZERS)}, not {cfg.kind!r}")
+    raise TokenizerError(f"tokenizer.kind must be one of {', '.join(TOKENIZERS)}, not {cfg.kind!r}")
 
 
 def load_tokenizer(directory: Path) -> Tokenizer:
@@ -384,12 +385,14 @@ def load_tokenizer(directory: Path) -> Tokenizer:
     directory = Path(directory)
     path = directory / META_FILE
     if not path.is_file():
-        raise FileNotFoundError(
+        raise TokenizerError(
             f"no saved tokenizer in {directory}: {META_FILE} is missing "
             "(Tokenizer.save(directory) writes it)"
         )
     meta = json.loads(path.read_text(encoding="utf-8"))
     kind = meta.get("kind")
     if kind not in TOKENIZERS:
-        raise ValueError(f"{path}: unknown tokenizer kind {kind!r}; known: {', '.join(TOKENIZERS)}")
+        raise TokenizerError(
+            f"{path}: unknown tokenizer kind {kind!r}; known: {', '.join(TOKENIZERS)}"
+        )
     return TOKENIZERS[kind]._from_saved(meta, directory)

@@ -25,7 +25,7 @@ from optuna.trial import TrialState
 from pipeline import config as config_module
 from pipeline.plugins import Registries, default_registries
 from pipeline.runs import local_dir
-from pipeline.search_space import SearchSpace, best_config, load_space
+from pipeline.search_space import SearchSpace, load_space, trial_config
 from pipeline.studies import (
     fail_stale,
     load_or_create,
@@ -185,7 +185,7 @@ def run_trial(
     trial.set_user_attr("worker", ref.worker)
     with Heartbeat(storage, trial._trial_id, space.heartbeat["interval"]):
         try:
-            cfg = best_config(job.base, space.sample(trial), registries)
+            cfg = trial_config(job.base, space.sample(trial), registries)
             if job.threads and not cfg.trainer.threads:
                 cfg.trainer.threads = job.threads
             run_id = train_trial(cfg, ref, registries)

@@ -11,8 +11,12 @@ Contract:
 * All randomness comes from ``generator`` (the global RNG when it is ``None``), so the same
   seeded generator always yields the same values.
 * Options are explicit keyword-only parameters with defaults: an unknown option makes Python
-  raise ``TypeError`` naming the function; an invalid value raises ``ValueError`` naming the
-  initializer, the option and what is allowed.
+  raise ``TypeError`` naming the function; an invalid value raises
+  ``pipeline.errors.OptionError`` (a ``ValueError``) naming the initializer, the option and
+  what is allowed. Checks that need no tensor live in a function attached with
+  ``@validated_by``, so the config runs them before any data is read; the initializer calls
+  the same function first.
+* ``pretrained`` names a ``vocab`` parameter, so the pipeline passes the embedding's tokens.
 * 1-D tensors (biases) use ``fan_in = fan_out = numel``; 2-D tensors follow the torch layout
   ``(fan_out, fan_in)``.
 * The return value is ``None`` or a small dict of facts worth logging (only ``pretrained``
@@ -24,9 +28,13 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 import torch
+
+from pipeline.component_options import option_problems, validated_by
+from pipeline.errors import OptionError
 
 Facts = dict[str, float]
 
@@ -34,22 +42,27 @@ _SQRT2 = math.sqrt(2.0)
 
 
 def _number(name: str, option: str, value: object) -> float:
-    """Return ``value`` as a finite float or raise a ValueError naming the option."""
+    """Return ``value`` as a finite float or raise an OptionError naming the option."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(
+        raise OptionError(
             f"{name}: option {option!r} must be a number, got {type(value).__name__} {value!r}"
         )
     if not math.isfinite(value):
-        raise ValueError(f"{name}: option {option!r} must be finite, got {value!r}")
+        raise OptionError(f"{name}: option {option!r} must be finite, got {value!r}")
     return float(value)
 
 
 def _positive(name: str, option: str, value: object) -> float:
-    """Return ``value`` as a float > 0 or raise a ValueError naming the option."""
+    """Return ``value`` as a float > 0 or raise an OptionError naming the option."""
     number = _number(name, option, value)
     if number <= 0:
-        raise ValueError(f"{name}: option {option!r} must be > 0, got {value!r}")
+        raise OptionError(f"{name}: option {option!r} must be > 0, got {value!r}")
     return number
+
+
+def _check_gain(name: str, gain: object) -> None:
+    """The ``gain`` option of the scaled initializers must be a number > 0."""
+    _positive(name, "gain", gain)
 
 
 def _fans(tensor: torch.Tensor) -> tuple[int, int]:
@@ -71,6 +84,12 @@ def zeros(tensor: torch.Tensor, *, generator: torch.Generator | None = None) -> 
     return None
 
 
+def _check_normal(*, mean: object, std: object) -> None:
+    _number("normal", "mean", mean)
+    _positive("normal", "std", std)
+
+
+@validated_by(_check_normal)
 def normal(
     tensor: torch.Tensor,
     *,
@@ -79,13 +98,18 @@ def normal(
     std: float = 0.1,
 ) -> Facts | None:
     """Draw from N(mean, std^2); ``std`` must be > 0."""
-    mean = _number("normal", "mean", mean)
-    std = _positive("normal", "std", std)
+    _check_normal(mean=mean, std=std)
     with torch.no_grad():
         tensor.normal_(mean, std, generator=generator)
     return None
 
 
+def _check_uniform(*, a: object, b: object) -> None:
+    if not _number("uniform", "a", a) < _number("uniform", "b", b):
+        raise OptionError(f"uniform: options must satisfy a < b, got a={a!r}, b={b!r}")
+
+
+@validated_by(_check_uniform)
 def uniform(
     tensor: torch.Tensor,
     *,
@@ -94,20 +118,18 @@ def uniform(
     b: float = 0.1,
 ) -> Facts | None:
     """Draw from U(a, b); requires ``a < b``."""
-    a = _number("uniform", "a", a)
-    b = _number("uniform", "b", b)
-    if not a < b:
-        raise ValueError(f"uniform: options must satisfy a < b, got a={a!r}, b={b!r}")
+    _check_uniform(a=a, b=b)
     with torch.no_grad():
         tensor.uniform_(a, b, generator=generator)
     return None
 
 
+@validated_by(partial(_check_gain, "xavier_uniform"))
 def xavier_uniform(
     tensor: torch.Tensor, *, generator: torch.Generator | None = None, gain: float = 1.0
 ) -> Facts | None:
     """Draw from U(-r, r), r = gain * sqrt(6 / (fan_in + fan_out)) (Glorot & Bengio, 2010)."""
-    gain = _positive("xavier_uniform", "gain", gain)
+    _check_gain("xavier_uniform", gain)
     fan_in, fan_out = _fans(tensor)
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
     with torch.no_grad():
@@ -115,11 +137,12 @@ def xavier_uniform(
     return None
 
 
+@validated_by(partial(_check_gain, "xavier_normal"))
 def xavier_normal(
     tensor: torch.Tensor, *, generator: torch.Generator | None = None, gain: float = 1.0
 ) -> Facts | None:
     """Draw from N(0, s^2), s = gain * sqrt(2 / (fan_in + fan_out)) (Glorot & Bengio, 2010)."""
-    gain = _positive("xavier_normal", "gain", gain)
+    _check_gain("xavier_normal", gain)
     fan_in, fan_out = _fans(tensor)
     std = gain * math.sqrt(2.0 / (fan_in + fan_out))
     with torch.no_grad():
@@ -127,11 +150,12 @@ def xavier_normal(
     return None
 
 
+@validated_by(partial(_check_gain, "he_uniform"))
 def he_uniform(
     tensor: torch.Tensor, *, generator: torch.Generator | None = None, gain: float = _SQRT2
 ) -> Facts | None:
     """Draw from U(-r, r), r = sqrt(3) * gain / sqrt(fan_in) (He et al., 2015, fan_in mode)."""
-    gain = _positive("he_uniform", "gain", gain)
+    _check_gain("he_uniform", gain)
     fan_in, _ = _fans(tensor)
     bound = math.sqrt(3.0) * gain / math.sqrt(fan_in)
     with torch.no_grad():
@@ -139,11 +163,12 @@ def he_uniform(
     return None
 
 
+@validated_by(partial(_check_gain, "he_normal"))
 def he_normal(
     tensor: torch.Tensor, *, generator: torch.Generator | None = None, gain: float = _SQRT2
 ) -> Facts | None:
     """Draw from N(0, s^2), s = gain / sqrt(fan_in) (He et al., 2015, fan_in mode)."""
-    gain = _positive("he_normal", "gain", gain)
+    _check_gain("he_normal", gain)
     fan_in, _ = _fans(tensor)
     std = gain / math.sqrt(fan_in)
     with torch.no_grad():
@@ -164,6 +189,13 @@ def _orthogonal_block(
     return q if rows >= cols else q.T
 
 
+def _check_orthogonal(*, gain: object, blocks: object) -> None:
+    _check_gain("orthogonal", gain)
+    if isinstance(blocks, bool) or not isinstance(blocks, int) or blocks < 1:
+        raise OptionError(f"orthogonal: option 'blocks' must be an int >= 1, got {blocks!r}")
+
+
+@validated_by(_check_orthogonal)
 def orthogonal(
     tensor: torch.Tensor,
     *,
@@ -178,17 +210,15 @@ def orthogonal(
     it is tall. With ``blocks=G`` the rows are split into G equal stacked blocks (e.g. the
     (G*H, H) gate blocks of an LSTM/GRU recurrent weight) and each block is orthogonal.
     """
-    gain = _positive("orthogonal", "gain", gain)
-    if isinstance(blocks, bool) or not isinstance(blocks, int) or blocks < 1:
-        raise ValueError(f"orthogonal: option 'blocks' must be an int >= 1, got {blocks!r}")
+    _check_orthogonal(gain=gain, blocks=blocks)
     if tensor.dim() != 2:
-        raise ValueError(
+        raise OptionError(
             f"orthogonal: needs a 2-D tensor, got shape {tuple(tensor.shape)}; "
             "use it for weights, not biases"
         )
     rows, cols = tensor.shape
     if rows % blocks:
-        raise ValueError(
+        raise OptionError(
             f"orthogonal: option 'blocks'={blocks} does not divide the {rows} rows of a tensor "
             f"of shape {tuple(tensor.shape)}"
         )
@@ -206,7 +236,7 @@ def _decode(raw: bytes, path: Path, lineno: int) -> str:
     try:
         return raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
     except UnicodeDecodeError as error:
-        raise ValueError(f"pretrained: {path}, line {lineno}: not valid UTF-8 ({error})") from None
+        raise OptionError(f"pretrained: {path}, line {lineno}: not valid UTF-8 ({error})") from None
 
 
 def _is_header(parts: list[str]) -> bool:
@@ -226,27 +256,58 @@ def _read_vectors(path: Path, wanted: set[str], expected: int) -> dict[str, list
             if dim is None:
                 dim = len(parts) - 1
                 if dim != expected:
-                    raise ValueError(
+                    raise OptionError(
                         f"pretrained: {path} has vectors of dimension {dim} but the embedding "
                         f"expects {expected}; set model.embedding_size to {dim} or use a "
                         f"{expected}-dimensional file"
                     )
             elif len(parts) - 1 != dim:
-                raise ValueError(
+                raise OptionError(
                     f"pretrained: {path}, line {lineno}: {len(parts) - 1} values, expected {dim}"
                 )
             if parts[0] in wanted and parts[0] not in found:
                 try:
                     found[parts[0]] = [float(value) for value in parts[1:]]
                 except ValueError:
-                    raise ValueError(
+                    raise OptionError(
                         f"pretrained: {path}, line {lineno}: non-numeric vector value"
                     ) from None
     if dim is None:
-        raise ValueError(f"pretrained: {path} contains no vectors")
+        raise OptionError(f"pretrained: {path} contains no vectors")
     return found
 
 
+def _check_pretrained(
+    *, path: object, fallback: object, fallback_options: object, **unchecked: object
+) -> None:
+    """A path is given and the fallback takes its options.
+
+    Whether the file exists is checked when it is read: a finished run's config (loaded again
+    by predict and evaluate) stays valid after its vector file moves.
+    """
+    if not isinstance(path, str | os.PathLike):
+        raise OptionError(f"pretrained: option 'path' must be a file path, got {path!r}")
+    if not isinstance(fallback, str) or fallback not in _FALLBACKS:
+        raise OptionError(
+            f"pretrained: unknown fallback {fallback!r}; allowed: {', '.join(_FALLBACKS)}"
+        )
+    if fallback_options is not None and not isinstance(fallback_options, dict):
+        raise OptionError(
+            f"pretrained: fallback_options must be a mapping, got {fallback_options!r}"
+        )
+    problems = option_problems(
+        _FALLBACKS[fallback],
+        fallback_options or {},
+        key="fallback_options",
+        label=f"fallback {fallback!r}",
+        positional=1,
+        supplied=("generator",),
+    )
+    if problems:
+        raise OptionError(f"pretrained: bad fallback_options: {'; '.join(problems)}")
+
+
+@validated_by(_check_pretrained)
 def pretrained(
     tensor: torch.Tensor,
     *,
@@ -265,25 +326,18 @@ def pretrained(
     ``fallback`` initializer of this module, so rows the file lacks keep those values. The
     file is streamed; only vectors of vocabulary words are kept in memory.
     """
-    if fallback not in _FALLBACKS:
-        raise ValueError(
-            f"pretrained: unknown fallback {fallback!r}; allowed: {', '.join(_FALLBACKS)}"
-        )
+    _check_pretrained(path=path, fallback=fallback, fallback_options=fallback_options)
     if tensor.dim() != 2 or tensor.shape[0] != len(vocab):
-        raise ValueError(
+        raise OptionError(
             f"pretrained: needs a 2-D tensor of shape (len(vocab), D) = ({len(vocab)}, D), "
             f"got {tuple(tensor.shape)}"
         )
     file = Path(path)
     if not file.is_file():
-        raise FileNotFoundError(f"pretrained: word vector file not found: {file}")
+        raise OptionError(f"pretrained: word vector file not found: {file}")
     wanted = set(vocab) | ({word.lower() for word in vocab} if lowercase_fallback else set())
     found = _read_vectors(file, wanted, tensor.shape[1])
-
-    try:
-        _FALLBACKS[fallback](tensor, generator=generator, **(fallback_options or {}))
-    except TypeError as error:
-        raise ValueError(f"pretrained: bad fallback_options for {fallback!r}: {error}") from None
+    _FALLBACKS[fallback](tensor, generator=generator, **(fallback_options or {}))
     covered = 0
     with torch.no_grad():
         for row, word in enumerate(vocab):

@@ -42,6 +42,8 @@ def fails_with(capsys: pytest.CaptureFixture, argv: list[str], *fragments: str) 
         ("model.hiden_size=8", ["model.hiden_size", "did you mean model.hidden_size"]),
         ("trainer.max_epochs=0", ["trainer.max_epochs", "out of range"]),
         ("init.embedding=glove", ["init.embedding", "Available"]),
+        ("init.options.embedding.aa=1", ["did you mean init.options.embedding.a?"]),
+        ("init.options.embedding.a=0.5", ["init.options.embedding", "a < b"]),
     ],
 )
 def test_config_errors_stop_before_any_run(lm_config: Path, capsys, override, fragments) -> None:

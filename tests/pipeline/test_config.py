@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from pipeline.config import (
     ConfigError,
@@ -17,7 +18,9 @@ from pipeline.config import (
     read_yaml,
     to_dict,
 )
+from pipeline.errors import OptionError
 from pipeline.plugins import Registries, default_registries
+from plugins.cells.rnn import TanhRNNCell
 
 ROOT = Path(__file__).resolve().parents[2]
 CONF = ROOT / "conf"
@@ -34,6 +37,34 @@ CONFIG_FILES = [p for p in yaml_files(CONF) if TUNE not in p.parents]
 @pytest.fixture(scope="module")
 def regs() -> Registries:
     return default_registries()
+
+
+class ScaledCell(TanhRNNCell):
+    """A test-only cell with one option and its own value check: tanh(scale * (Wx + Wh + b))."""
+
+    fused_mode = None
+
+    def __init__(self, input_size: int, hidden_size: int, scale: float = 1.0) -> None:
+        self.validate_options(scale=scale)
+        super().__init__(input_size, hidden_size)
+        self.scale = scale
+
+    @staticmethod
+    def validate_options(*, scale: float) -> None:
+        if scale <= 0:
+            raise OptionError(f"scaled: option 'scale' must be > 0, got {scale!r}")
+
+    def step(self, p_t: torch.Tensor, state: list[torch.Tensor]):
+        h = torch.tanh(self.scale * (p_t + self.recurrent(state[0])))
+        return h, [h]
+
+
+@pytest.fixture(scope="module")
+def regs_scaled() -> Registries:
+    """The installed plugins plus the ``scaled`` cell."""
+    registries = default_registries()
+    registries.cells.register("scaled", ScaledCell)
+    return registries
 
 
 def write(path: Path, text: str) -> Path:
@@ -214,6 +245,92 @@ def test_tied_weights_need_equal_hidden_and_embedding_sizes(regs: Registries) ->
     assert get_key(cfg, "task.tie_weights") is True
 
 
+# ----------------------------------------------------------------------------- component options
+
+
+def test_misspelt_and_mistyped_options_are_reported_with_the_rest(regs_scaled: Registries) -> None:
+    overrides = [
+        "model.cell=scaled",
+        "model.cell_options={scael: 2.0}",
+        "init.options.embedding.aa=1",
+        "init.options.recurrent.gain=oops",
+        "optim.lr=abc",
+    ]
+    with pytest.raises(ConfigError) as error:
+        load_config(None, overrides, regs_scaled)
+    problems = problems_of(error)
+    assert len(problems) == 4, problems
+    cell = the_problem(problems, "model.cell_options.scael")
+    assert "model.cell=scaled" in cell and "did you mean model.cell_options.scale?" in cell
+    embedding = the_problem(problems, "init.options.embedding.aa")
+    assert "init.embedding=uniform" in embedding
+    assert "did you mean init.options.embedding.a?" in embedding and "a, b" in embedding
+    assert "expected float" in the_problem(problems, "init.options.recurrent.gain")
+    assert "abc" in the_problem(problems, "optim.lr")
+
+
+def test_components_own_value_checks_run_at_config_time(regs_scaled: Registries) -> None:
+    overrides = [
+        "model.cell=scaled",
+        "model.cell_options={scale: -1.0}",
+        "init.options.embedding.a=0.5",  # b keeps its default 0.1
+        "init.options.recurrent.gain=-1",
+    ]
+    with pytest.raises(ConfigError) as error:
+        load_config(None, overrides, regs_scaled)
+    problems = problems_of(error)
+    assert len(problems) == 3, problems
+    assert "'scale' must be > 0" in the_problem(problems, "model.cell_options")
+    embedding = the_problem(problems, "init.options.embedding")
+    assert "init.embedding=uniform" in embedding and "a < b" in embedding and "0.1" in embedding
+    assert "orthogonal" in the_problem(problems, "init.options.recurrent")
+
+    cfg = load_config(None, ["model.cell=scaled", "model.cell_options={scale: 0.5}"], regs_scaled)
+    assert cfg.model.cell_options == {"scale": 0.5}
+
+
+def test_cell_without_options_says_so(regs: Registries) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_config(None, ["model.cell_options={gate_bias: 1.0}"], regs)
+    problem = the_problem(problems_of(error), "model.cell_options.gate_bias")
+    assert "model.cell=lstm takes no options" in problem
+
+
+def test_pretrained_needs_a_path_and_gets_its_vocab_from_the_pipeline(
+    tmp_path: Path, regs: Registries
+) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_config(None, ["init.embedding=pretrained"], regs)
+    assert "required" in the_problem(problems_of(error), "init.options.embedding.path")
+
+    overrides = ["init.embedding=pretrained", "init.options.embedding.fallback=nope"]
+    with pytest.raises(ConfigError) as error:
+        load_config(None, [*overrides, "init.options.embedding.path=v.txt"], regs)
+    assert "'nope'" in the_problem(problems_of(error), "init.options.embedding")
+
+    # The file is read (and its absence reported) when the embedding is initialised: a
+    # finished run's config stays loadable for predict after its vector file moved.
+    vectors = tmp_path / "moved.txt"
+    overrides = ["init.embedding=pretrained", f"init.options.embedding.path={vectors}"]
+    cfg = load_config(None, overrides, regs)
+    assert cfg.init.options == {"embedding": {"path": str(vectors)}}
+    with pytest.raises(ConfigError) as error:
+        load_config(None, [*overrides, "init.options.embedding.vocab=[hola]"], regs)
+    assert "supplies 'vocab'" in the_problem(problems_of(error), "init.options.embedding.vocab")
+
+
+def test_fused_runner_needs_a_cell_with_a_fused_path(regs: Registries) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_config(None, ["model.cell=rnn_sigmoid", "model.runner=fused"], regs)
+    assert "rnn_sigmoid" in the_problem(problems_of(error), "model.runner")
+
+
+def test_a_broken_chosen_initializer_is_a_config_problem(regs: Registries) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_config(None, ["init.bias=test_not_callable"], regs)
+    assert "breaks the contract" in the_problem(problems_of(error), "init.bias")
+
+
 # ----------------------------------------------------------------------------- bad files
 
 
@@ -285,11 +402,11 @@ def test_get_key_reads_task_options_and_sections(regs: Registries) -> None:
     [
         [],
         [
-            "model.cell=gru",
+            "model.cell=scaled",
             "optim.lr=1e-5",
             "trainer.devices=2",
             "task.bptt=17",
-            "model.cell_options={gate_bias: 1.0}",
+            "model.cell_options={scale: 0.5}",
             "init.options={embedding: {a: -0.05, b: 0.05}}",
             "tracking.run_name=café",
             "data.train=some/file.txt",
@@ -297,9 +414,11 @@ def test_get_key_reads_task_options_and_sections(regs: Registries) -> None:
     ],
     ids=["defaults", "changed"],
 )
-def test_dump_yaml_reloads_to_an_equal_config(regs: Registries, overrides: list[str]) -> None:
-    cfg = load_config(None, overrides, regs)
-    again = build_config(load_yaml(dump_yaml(cfg)), regs)
+def test_dump_yaml_reloads_to_an_equal_config(
+    regs_scaled: Registries, overrides: list[str]
+) -> None:
+    cfg = load_config(None, overrides, regs_scaled)
+    again = build_config(load_yaml(dump_yaml(cfg)), regs_scaled)
     assert again == cfg
     assert flatten(to_dict(again)) == flatten(to_dict(cfg))
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 import torch
 from torch import nn
 
-from pipeline.config import INIT_GROUPS, ConfigError, InitConfig
+from pipeline.config import INIT_GROUPS, ConfigError, InitConfig, build_config
 from pipeline.initialization import initialize, parameter_groups
 from pipeline.interfaces import Cell
 from pipeline.plugins import default_registries
@@ -35,9 +37,31 @@ class TinyLM(nn.Module):
         return self.output(self.project(out))
 
 
+def token_lengths(
+    tensor: torch.Tensor,
+    *,
+    generator: torch.Generator | None = None,
+    vocab: Sequence[str],
+    scale: float = 1.0,
+) -> dict[str, float]:
+    """A test-only vectors-style initializer (not called ``pretrained``): row i = len(vocab[i])."""
+    with torch.no_grad():
+        for row, token in enumerate(vocab):
+            tensor[row] = scale * len(token)
+    return {"rows": len(vocab)}
+
+
+def broken(tensor: torch.Tensor, *, generator: torch.Generator | None = None) -> None:
+    """A test-only initializer with a bug: a TypeError that has nothing to do with options."""
+    tensor.add_("oops")
+
+
 @pytest.fixture(scope="module")
 def initializers():
-    return default_registries().initializers
+    registry = default_registries().initializers
+    registry.register("token_lengths", token_lengths)
+    registry.register("broken", broken)
+    return registry
 
 
 def ids(parameters: list[nn.Parameter]) -> list[int]:
@@ -146,6 +170,39 @@ def test_bad_initializer_options_name_the_group(initializers) -> None:
     bad_value = InitConfig(recurrent="orthogonal", options={"recurrent": {"gain": -1.0}})
     with pytest.raises(ConfigError, match=r"init\.recurrent"):
         initialize(network, bad_value, initializers, seed=0)
+
+    last_group = InitConfig(embedding="zeros", options={"output": {"gian": 2.0}})
+    with pytest.raises(ConfigError, match=r"init\.options\.output\.gian.*gain"):
+        initialize(network, last_group, initializers, seed=0)
+    torch.testing.assert_close(network.embedding.weight.detach(), before["embedding.weight"])
+
+
+def test_an_initializer_that_names_vocab_gets_the_vocabulary(initializers) -> None:
+    network = TinyLM()
+    vocabulary = [f"w{'x' * i}" for i in range(V)]
+    init = InitConfig(embedding="token_lengths", options={"embedding": {"scale": 0.5}})
+    facts = initialize(network, init, initializers, seed=0, vocabulary=vocabulary)
+    assert facts == {"init.embedding.rows": V}
+    expected = torch.tensor([0.5 * (i + 1) for i in range(V)]).unsqueeze(1).expand(V, E)
+    torch.testing.assert_close(network.embedding.weight.detach(), expected)
+
+
+def test_the_config_checks_such_an_initializer_without_its_vocab(initializers) -> None:
+    registries = default_registries()
+    registries.initializers = initializers
+    cfg = build_config({"init": {"embedding": "token_lengths"}}, registries)
+    assert cfg.init.embedding == "token_lengths"
+    with pytest.raises(ConfigError, match=r"init\.options\.embedding\.vocab.*supplies"):
+        build_config(
+            {"init": {"embedding": "token_lengths", "options": {"embedding": {"vocab": ["a"]}}}},
+            registries,
+        )
+
+
+def test_a_bug_in_an_initializer_is_not_reported_as_a_config_error(initializers) -> None:
+    with pytest.raises(TypeError) as error:
+        initialize(TinyLM(), InitConfig(bias="broken"), initializers, seed=0)
+    assert not isinstance(error.value, ConfigError)
 
 
 class LinearCell(Cell):

@@ -75,7 +75,7 @@ def test_lengths_may_live_on_any_device_and_be_shorter_than_t() -> None:
 
 
 def test_fused_runner_without_fused_cell_names_the_config_key() -> None:
-    with pytest.raises(ValueError, match=r"model\.runner") as error:
+    with pytest.raises(ConfigError, match=r"model\.runner") as error:
         RecurrentEncoder(SigmoidRNNCell, D, H, runner="fused")
     assert "SigmoidRNNCell" in str(error.value)
 

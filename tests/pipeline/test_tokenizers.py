@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.config import TokenizerConfig
+from pipeline.errors import TokenizerError
 from pipeline.tokenizers import (
     EOS_ID,
     PAD_ID,
@@ -132,12 +133,12 @@ def test_sentencepiece_lowercase() -> None:
 @pytest.mark.parametrize("model_type", ["unigram", "bpe"])
 def test_sentencepiece_vocab_too_large_names_the_setting(model_type: str) -> None:
     tokenizer = SentencePieceTokenizer(5000, model_type)
-    with pytest.raises(ValueError, match=r"tokenizer\.vocab_size=5000 .*at most \d+"):
+    with pytest.raises(TokenizerError, match=r"tokenizer\.vocab_size=5000 .*at most \d+"):
         tokenizer.fit(corpus(50))
 
 
 def test_sentencepiece_vocab_too_small_names_the_setting() -> None:
-    with pytest.raises(ValueError, match=r"tokenizer\.vocab_size=8 is too small"):
+    with pytest.raises(TokenizerError, match=r"tokenizer\.vocab_size=8 is too small"):
         SentencePieceTokenizer(8).fit(corpus(50))
 
 
@@ -163,7 +164,7 @@ def test_save_and_load_round_trip_gives_identical_encodings(
 
 
 def test_load_tokenizer_missing_directory_names_it(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="nowhere"):
+    with pytest.raises(TokenizerError, match="nowhere"):
         load_tokenizer(tmp_path / "nowhere")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from pipeline.errors import OptionError
 from plugins import initializers as init
 
 RANDOM = [
@@ -129,11 +131,11 @@ def test_orthogonal_blocks_per_gate() -> None:
 
 
 def test_orthogonal_rejects_biases_and_bad_blocks() -> None:
-    with pytest.raises(ValueError, match=r"orthogonal.*2-D.*bias"):
+    with pytest.raises(OptionError, match=r"orthogonal.*2-D.*bias"):
         init.orthogonal(torch.empty(8))
-    with pytest.raises(ValueError, match=r"orthogonal.*blocks"):
+    with pytest.raises(OptionError, match=r"orthogonal.*blocks"):
         init.orthogonal(torch.empty(10, 4), blocks=3)
-    with pytest.raises(ValueError, match=r"orthogonal.*blocks"):
+    with pytest.raises(OptionError, match=r"orthogonal.*blocks"):
         init.orthogonal(torch.empty(8, 4), blocks=0)
 
 
@@ -176,27 +178,42 @@ def test_one_dimensional_tensors(fill: Fill) -> None:
     assert bias.shape == (32,) and torch.isfinite(bias).all()
 
 
-@pytest.mark.parametrize(
-    ("fill", "options", "pattern"),
-    [
-        (init.normal, {"std": 0.0}, r"normal.*'std'"),
-        (init.normal, {"std": -1.0}, r"normal.*'std'"),
-        (init.normal, {"std": "1e-3"}, r"normal.*'std'.*number"),
-        (init.normal, {"mean": float("nan")}, r"normal.*'mean'"),
-        (init.uniform, {"a": 0.5, "b": 0.5}, r"uniform.*a < b"),
-        (init.uniform, {"a": 1.0, "b": -1.0}, r"uniform.*a < b"),
-        (init.xavier_uniform, {"gain": 0}, r"xavier_uniform.*'gain'"),
-        (init.xavier_normal, {"gain": True}, r"xavier_normal.*'gain'"),
-        (init.he_uniform, {"gain": -2.0}, r"he_uniform.*'gain'"),
-        (init.he_normal, {"gain": None}, r"he_normal.*'gain'"),
-        (init.orthogonal, {"blocks": 1.5}, r"orthogonal.*'blocks'"),
-    ],
-)
+INVALID = [
+    (init.normal, {"std": 0.0}, r"normal.*'std'"),
+    (init.normal, {"std": -1.0}, r"normal.*'std'"),
+    (init.normal, {"std": "1e-3"}, r"normal.*'std'.*number"),
+    (init.normal, {"mean": float("nan")}, r"normal.*'mean'"),
+    (init.uniform, {"a": 0.5, "b": 0.5}, r"uniform.*a < b"),
+    (init.uniform, {"a": 1.0, "b": -1.0}, r"uniform.*a < b"),
+    (init.xavier_uniform, {"gain": 0}, r"xavier_uniform.*'gain'"),
+    (init.xavier_normal, {"gain": True}, r"xavier_normal.*'gain'"),
+    (init.he_uniform, {"gain": -2.0}, r"he_uniform.*'gain'"),
+    (init.he_normal, {"gain": None}, r"he_normal.*'gain'"),
+    (init.orthogonal, {"blocks": 1.5}, r"orthogonal.*'blocks'"),
+]
+
+
+@pytest.mark.parametrize(("fill", "options", "pattern"), INVALID)
 def test_invalid_option_values(fill: Fill, options: dict[str, object], pattern: str) -> None:
     w = torch.zeros(8, 4)
-    with pytest.raises(ValueError, match=pattern):
+    with pytest.raises(OptionError, match=pattern):
         fill(w, generator=gen(), **options)
     assert torch.equal(w, torch.zeros(8, 4))
+
+
+@pytest.mark.parametrize(("fill", "options", "pattern"), INVALID)
+def test_the_same_checks_run_without_a_tensor(
+    fill: Fill, options: dict[str, object], pattern: str
+) -> None:
+    """``validate_options`` (what the config runs before any data is read) agrees with a call."""
+    defaults = {
+        name: p.default
+        for name, p in inspect.signature(fill).parameters.items()
+        if p.kind is p.KEYWORD_ONLY and name != "generator"
+    }
+    fill.validate_options(**defaults)  # the defaults are valid
+    with pytest.raises(OptionError, match=pattern):
+        fill.validate_options(**{**defaults, **options})
 
 
 @pytest.mark.parametrize("fill", ALL, ids=lambda f: f.__name__)
@@ -287,16 +304,21 @@ def test_pretrained_fallback_options(tmp_path: Path) -> None:
     assert torch.equal(emb[0], torch.tensor(VECTORS["the"]))
     assert ((emb[1] >= 5.0) & (emb[1] <= 6.0)).all()
 
-    with pytest.raises(ValueError, match=r"pretrained.*fallback.*'nope'"):
+    with pytest.raises(OptionError, match=r"pretrained.*fallback.*'nope'"):
         init.pretrained(emb, path=path, vocab=["the", "x"], fallback="nope")
-    with pytest.raises(ValueError, match=r"pretrained.*fallback_options"):
+    with pytest.raises(OptionError, match=r"pretrained.*fallback_options.*'normal'.*std"):
         init.pretrained(emb, path=path, vocab=["the", "x"], fallback_options={"bound": 1})
+    with pytest.raises(OptionError, match=r"pretrained.*fallback_options.*a < b"):
+        init.pretrained(
+            emb, path=path, vocab=["the", "x"], fallback="uniform", fallback_options={"a": 1.0}
+        )
 
 
 def test_pretrained_dimension_mismatch_names_file_and_config_key(tmp_path: Path) -> None:
     path = write_vectors(tmp_path / "glove.50d.txt")
     emb = torch.zeros(2, 5)
-    with pytest.raises(ValueError, match=r"glove\.50d\.txt.*dimension 3.*5.*model\.embedding_size"):
+    pattern = r"glove\.50d\.txt.*dimension 3.*5.*model\.embedding_size"
+    with pytest.raises(OptionError, match=pattern):
         init.pretrained(emb, path=path, vocab=["the", "cat"])
     assert torch.equal(emb, torch.zeros(2, 5))
 
@@ -304,17 +326,17 @@ def test_pretrained_dimension_mismatch_names_file_and_config_key(tmp_path: Path)
 def test_pretrained_ragged_line_names_file_and_line(tmp_path: Path) -> None:
     path = tmp_path / "bad.txt"
     path.write_text("the 1 2 3\ncat 1 2\n", encoding="utf-8")
-    with pytest.raises(ValueError, match=r"bad\.txt, line 2"):
+    with pytest.raises(OptionError, match=r"bad\.txt, line 2"):
         init.pretrained(torch.empty(1, 3), path=path, vocab=["the"])
 
 
 def test_pretrained_missing_file(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere.vec"
-    with pytest.raises(FileNotFoundError, match="nowhere.vec"):
+    with pytest.raises(OptionError, match="nowhere.vec"):
         init.pretrained(torch.empty(1, 3), path=missing, vocab=["the"])
 
 
 def test_pretrained_shape_must_match_vocab(tmp_path: Path) -> None:
     path = write_vectors(tmp_path / "v.txt")
-    with pytest.raises(ValueError, match=r"pretrained.*len\(vocab\)"):
+    with pytest.raises(OptionError, match=r"pretrained.*len\(vocab\)"):
         init.pretrained(torch.empty(3, 3), path=path, vocab=["the"])
