@@ -122,7 +122,8 @@ class AddingProblemTask(Task):
 
     def read_splits(self) -> Splits[tuple[Tensor, Tensor]]:
         """(inputs (T, 2), target) examples of each split, drawn from the split's generator."""
-        options, examples = self.options, {}
+        options = self.options
+        examples: dict[str, list[tuple[Tensor, Tensor]]] = {}
         for split, offset in SPLIT_SEEDS.items():
             generator = torch.Generator().manual_seed(self.cfg.seed * 3 + offset)
             count = options.train_size if split == "train" else options.eval_size
