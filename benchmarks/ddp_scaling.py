@@ -75,7 +75,7 @@ def parse_args() -> argparse.Namespace:
 
 
 def write_config(workdir: Path, args: argparse.Namespace) -> Path:
-    from pipeline.demo_corpus import write_demo_corpus
+    from plugins.tasks.language_model.demo_corpus import write_demo_corpus
 
     corpus = write_demo_corpus(workdir / "corpus", n_train=args.sentences, seed=1)
     config = {

@@ -54,12 +54,12 @@ from torch.nn import functional as F
 
 from pipeline.components import Components
 from pipeline.config import Config, load_config
-from pipeline.demo_corpus import write_demo_corpus
 from pipeline.initialization import initialize
 from pipeline.plugins import default_registries
 from pipeline.recurrent import RecurrentEncoder
 from pipeline.train import train
 from plugins.cells.rnn import SigmoidRNNCell, TanhRNNCell
+from plugins.tasks.language_model.demo_corpus import write_demo_corpus
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "wikitext2"

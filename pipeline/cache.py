@@ -1,26 +1,24 @@
 """Content-addressed cache directories, built once even when several processes ask at once.
 
 ``cached_dir(root, key, build)`` names a directory after a hash of ``key``. The first caller
-builds it in a temporary sibling and renames it into place; an ``fcntl`` lock on
+builds it in a temporary sibling and renames it into place; a file lock on
 ``root/<hash>.lock`` makes concurrent callers (e.g. DDP ranks) wait and then reuse it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows: no cross-process lock, still atomic rename
-    fcntl = None  # type: ignore[assignment]
+from pipeline.locks import file_lock
+
+__all__ = ["cached_dir", "key_hash"]
 
 COMPLETE = ".complete"
 KEY_FILE = "key.json"
@@ -44,8 +42,7 @@ def cached_dir(root: Path, key: dict[str, Any], build: Callable[[Path], None]) -
     target = root / digest
     if (target / COMPLETE).is_file():
         return target, True
-    root.mkdir(parents=True, exist_ok=True)
-    with _locked(root / f"{digest}.lock"):
+    with file_lock(root / f"{digest}.lock"):
         if (target / COMPLETE).is_file():
             return target, True
         _remove_leftovers(root, digest)
@@ -77,18 +74,3 @@ def _remove_leftovers(root: Path, digest: str) -> None:
     for path in [root / digest, *root.glob(f"{digest}.tmp-*")]:
         if path.is_dir():
             shutil.rmtree(path, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on path (created if missing) for the with block."""
-    if fcntl is None:  # pragma: no cover
-        yield
-        return
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)

@@ -1,8 +1,19 @@
-"""Text splits from local files or a ``datasets`` dataset, with seeded carving of missing splits.
+"""Splits of a run's data: a dataset or local files, ``data.train`` required, the missing
+validation/test carved from train with the run's seed; and the data's cache fingerprint.
 
-Local files are read line by line (blank lines dropped). A dataset is a Hugging Face hub name
-or a local directory: one written by ``save_to_disk`` or a folder of text/csv/json files. When
-the validation or test split is missing, it is carved from train with a seeded shuffle.
+A task reads its examples with :func:`read_splits`, giving it two readers: one for a local
+file (``data.train`` ...) and one for a split of a ``datasets`` dataset (``data.name``: a hub
+name or a local directory, one written by ``save_to_disk`` or a folder of text/csv/json files).
+Plain text, one example a line, is ready-made: :func:`load_text_splits`::
+
+    def read_file(path: Path, key: str) -> list[Sentence]:  # key: "data.train", ...
+        text = read_text(path, cfg.data.encoding, key, kind="a CoNLL file")
+        return parse_sentences(text, key, path)  # the task's parser (pipeline.textfiles)
+
+    def read_dataset(split: str, dataset: datasets.Dataset) -> list[Sentence]: ...
+
+    splits = read_splits(cfg.data, cfg.seed, read_file, read_dataset, noun="sentences")
+    splits.examples["validation"], splits.carved  # e.g. [Sentence(...), ...], ["test"]
 """
 
 from __future__ import annotations
@@ -10,15 +21,32 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pipeline.config import DataConfig
-from pipeline.errors import UserError
+from pipeline.errors import DataError
+from pipeline.textfiles import read_lines
 
-SPLITS = ("train", "validation", "test")
+__all__ = [
+    "DATA_SPLITS",
+    "LOADER_SPLITS",
+    "SPLIT_ALIASES",
+    "DataError",
+    "Splits",
+    "carve",
+    "dataset_splits",
+    "fingerprint",
+    "load_text_splits",
+    "read_splits",
+]
+
+DATA_SPLITS = ("train", "validation", "test")
+"""Split names of the data: the config keys ``data.train``, ``data.validation``, ``data.test``."""
+SPLITS = DATA_SPLITS
+"""The old name of DATA_SPLITS, until the classification and tagging tasks use the toolkit."""
 LOADER_SPLITS = {"train": "train", "val": "validation", "test": "test"}
 """Split names of ``Task.dataloader`` (Lightning's) -> data split names."""
 SPLIT_ALIASES = {
@@ -28,91 +56,165 @@ SPLIT_ALIASES = {
     "dev": "validation",
     "test": "test",
 }
-"""Dataset split names (lower case) -> our split names; other splits are ignored."""
+"""Dataset split names (lower case) -> data split names; other splits are ignored."""
 
-
+E = TypeVar("E")
 T = TypeVar("T")
 
 
-class DataError(UserError, ValueError):
-    """A data problem, naming the config key or file at fault and how to fix it."""
-
-
 @dataclass
-class TextSplits:
-    """Lines of text per split (keys ``train``, ``validation``, ``test``)."""
+class Splits(Generic[E]):
+    """Examples per data split (keys ``train``, ``validation``, ``test``, in that order)."""
 
-    lines: dict[str, list[str]]
+    examples: dict[str, list[E]]
     carved: list[str] = field(default_factory=list)
     """Splits that were carved from train because no source provided them."""
 
 
-# ----------------------------------------------------------------------------- local files
+# ----------------------------------------------------------------------------- splits
 
 
-def read_lines(path: str | Path, encoding: str, key: str) -> list[str]:
-    """Stripped non-blank lines of a text file; ``key`` (e.g. ``data.train``) names it."""
-    path = Path(path).expanduser()
-    if not path.exists():
-        raise DataError(f"{key}: file {str(path)!r} does not exist; set {key} to a text file")
-    if not path.is_file():
-        raise DataError(f"{key}: {str(path)!r} is not a file; set {key} to a text file")
-    data = path.read_bytes()
-    try:
-        text = data.decode(encoding)
-    except LookupError as error:
-        raise DataError(f"data.encoding: unknown encoding {encoding!r} ({error})") from error
-    except UnicodeDecodeError as error:
-        raise DataError(_decode_message(path, key, data, encoding, error)) from error
-    lines = (line.strip() for line in text.removeprefix("\ufeff").split("\n"))
-    return [line for line in lines if line]
+def read_splits(
+    data: DataConfig,
+    seed: int,
+    read_file: Callable[[Path, str], list[E]],
+    read_dataset: Callable[[str, Any], list[E]],
+    noun: str = "examples",
+    kind: str = "a text file",
+) -> Splits[E]:
+    """Examples of train, validation and test; the missing validation/test carved from train.
 
-
-def _decode_message(
-    path: Path, key: str, data: bytes, encoding: str, error: UnicodeDecodeError
-) -> str:
-    line = data.count(b"\n", 0, error.start) + 1
-    byte = data[error.start : error.start + 1].hex()
-    return (
-        f"{key}: file {str(path)!r} is not valid {encoding}: byte 0x{byte} at offset "
-        f"{error.start} (line {line}): {error.reason}. Set data.encoding to the file's "
-        "encoding, e.g. data.encoding=latin-1"
-    )
-
-
-def _read_files(cfg: DataConfig) -> dict[str, list[str]]:
-    if cfg.train is None:
+    ``read_file(path, key)`` reads one local file (``key`` is ``data.train`` etc.; see
+    :mod:`pipeline.textfiles`); ``read_dataset(split_name, dataset)`` converts one split of a
+    ``datasets`` dataset. ``noun`` (``"sentences"``) and ``kind`` (``"a CoNLL file"``) word the
+    errors: no ``data.train``, a file or split without examples, a dataset and files both set.
+    """
+    if data.name is not None and any((data.train, data.validation, data.test)):
         raise DataError(
-            "data.train: no training data; set data.train to a text file "
-            "(or data.name to a dataset)"
+            "data.name and data.train/validation/test are both set; use either a dataset "
+            "(data.name) or local files (data.train ...), and set the other to null"
+        )
+    if data.name is None:
+        splits = _read_files(data, read_file, noun, kind)
+    else:
+        splits = dataset_splits(data, _nonempty(data, read_dataset, noun))
+    missing = [split for split in DATA_SPLITS if split not in splits]
+    if missing:
+        splits.update(carve(splits["train"], missing, data, seed, noun))
+    return Splits({split: splits[split] for split in DATA_SPLITS}, missing)
+
+
+def _read_files(
+    data: DataConfig, read_file: Callable[[Path, str], list[E]], noun: str, kind: str
+) -> dict[str, list[E]]:
+    if data.train is None:
+        raise DataError(
+            f"data.train: no training data; set data.train to {kind} (or data.name to a dataset)"
         )
     splits = {}
-    for split in SPLITS:
-        path = getattr(cfg, split)
+    for split in DATA_SPLITS:
+        path = getattr(data, split)
         if path is not None:
-            lines = read_lines(path, cfg.encoding, f"data.{split}")
-            if not lines:
-                raise DataError(f"data.{split}: file {str(path)!r} has no text lines")
-            splits[split] = lines
+            examples = read_file(Path(path).expanduser(), f"data.{split}")
+            if not examples:
+                raise DataError(f"data.{split}: file {str(path)!r} has no {noun}")
+            splits[split] = examples
     return splits
+
+
+def _nonempty(
+    data: DataConfig, read_dataset: Callable[[str, Any], list[E]], noun: str
+) -> Callable[[str, Any], list[E]]:
+    """read_dataset, raising DataError for a split that gives no examples."""
+
+    def read(name: str, dataset: Any) -> list[E]:
+        examples = read_dataset(name, dataset)
+        if not examples:
+            raise DataError(f"data.name: split {name!r} of dataset {data.name!r} has no {noun}")
+        return examples
+
+    return read
+
+
+def carve(
+    examples: Sequence[E],
+    missing: Sequence[str],
+    data: DataConfig,
+    seed: int,
+    noun: str = "examples",
+) -> dict[str, list[E]]:
+    """The missing splits cut off examples (and the new ``train``), each in its original order.
+
+    Sizes are ``data.validation_fraction`` / ``data.test_fraction`` of the examples (at least
+    one each); which examples go where is a shuffle seeded with ``seed``.
+    """
+    fractions = {"validation": data.validation_fraction, "test": data.test_fraction}
+    sizes = {split: max(1, round(len(examples) * fractions[split])) for split in missing}
+    if len(examples) - sum(sizes.values()) < 1:
+        raise DataError(
+            f"data.train: only {len(examples)} {noun}, too few to carve "
+            f"{' and '.join(missing)} from; add more {noun} or set "
+            f"{' and '.join(f'data.{split}' for split in missing)} to files"
+        )
+    order = list(range(len(examples)))
+    random.Random(seed).shuffle(order)
+    carved, start = {}, 0
+    for split in missing:
+        carved[split] = sorted(order[start : start + sizes[split]])
+        start += sizes[split]
+    carved["train"] = sorted(order[start:])
+    return {split: [examples[i] for i in indices] for split, indices in carved.items()}
+
+
+# ----------------------------------------------------------------------------- plain text
+
+
+def load_text_splits(data: DataConfig, seed: int) -> Splits[str]:
+    """Text lines of train, validation and test: local files (stripped, blank lines dropped)
+    or the ``data.text_column`` of a dataset; missing validation/test carved from train."""
+
+    def read_file(path: Path, key: str) -> list[str]:
+        return read_lines(path, data.encoding, key)
+
+    def read_dataset(split: str, dataset: Any) -> list[str]:
+        return _column_lines(data, split, dataset)
+
+    return read_splits(data, seed, read_file, read_dataset, noun="text lines")
+
+
+def _column_lines(data: DataConfig, split: str, dataset: Any) -> list[str]:
+    columns = list(dataset.column_names)
+    if data.text_column not in columns:
+        raise DataError(
+            f"data.text_column: column {data.text_column!r} is not in split {split!r} of "
+            f"dataset {data.name!r}; its columns are: {', '.join(columns)}. "
+            "Set data.text_column to one of them"
+        )
+    lines = []
+    for value in dataset[data.text_column]:
+        if value is not None and not isinstance(value, str):
+            raise DataError(
+                f"data.text_column: column {data.text_column!r} holds "
+                f"{type(value).__name__} values, not text; choose a text column"
+            )
+        if value and value.strip():
+            lines.append(value.strip())
+    return lines
 
 
 # ----------------------------------------------------------------------------- datasets
 
 
-def _read_dataset(cfg: DataConfig) -> dict[str, list[str]]:
-    return dataset_splits(cfg, lambda name, dataset: _column_lines(cfg, name, dataset))
-
-
-def dataset_splits(cfg: DataConfig, convert: Callable[[str, Any], T]) -> dict[str, T]:
+def dataset_splits(data: DataConfig, convert: Callable[[str, Any], T]) -> dict[str, T]:
     """``convert(split_name, dataset)`` for each train/validation/test split of ``data.name``.
 
     A folder written by ``save_to_disk`` is loaded from disk; anything else goes through
-    ``datasets.load_dataset(data.name, data.config)`` (hub names, local data folders).
+    ``datasets.load_dataset(data.name, data.config)`` (hub names, local data folders). Split
+    names are matched through ``SPLIT_ALIASES`` (``dev`` and ``valid`` are validation).
     """
     import datasets
 
-    loaded = _open_dataset(cfg, datasets)
+    loaded = _open_dataset(data, datasets)
     if isinstance(loaded, datasets.Dataset):
         loaded = {"train": loaded}
     splits: dict[str, T] = {}
@@ -122,24 +224,24 @@ def dataset_splits(cfg: DataConfig, convert: Callable[[str, Any], T]) -> dict[st
             splits[split] = convert(str(name), dataset)
     if "train" not in splits:
         raise DataError(
-            f"data.name: dataset {cfg.name!r} has no train split (splits: "
+            f"data.name: dataset {data.name!r} has no train split (splits: "
             f"{', '.join(map(str, loaded)) or 'none'}); use local files via data.train"
         )
     return splits
 
 
-def _open_dataset(cfg: DataConfig, datasets: Any) -> Any:
+def _open_dataset(data: DataConfig, datasets: Any) -> Any:
     """load_from_disk for a save_to_disk directory, else load_dataset(name, config)."""
-    assert cfg.name is not None
-    path = Path(cfg.name).expanduser()
+    assert data.name is not None
+    path = Path(data.name).expanduser()
     try:
         if _saved_to_disk(path):
             return datasets.load_from_disk(str(path))
-        return datasets.load_dataset(cfg.name, cfg.config)
+        return datasets.load_dataset(data.name, data.config)
     except Exception as error:
-        config = f" (data.config={cfg.config!r})" if cfg.config else ""
+        config = f" (data.config={data.config!r})" if data.config else ""
         raise DataError(
-            f"data.name: could not load dataset {cfg.name!r}{config}: "
+            f"data.name: could not load dataset {data.name!r}{config}: "
             f"{type(error).__name__}: {error}. Check data.name and data.config, or read local "
             "text files instead: set data.name=null and data.train (data.validation, "
             "data.test) to file paths"
@@ -152,84 +254,25 @@ def _saved_to_disk(path: Path) -> bool:
     )
 
 
-def _column_lines(cfg: DataConfig, split: str, dataset: Any) -> list[str]:
-    columns = list(dataset.column_names)
-    if cfg.text_column not in columns:
-        raise DataError(
-            f"data.text_column: column {cfg.text_column!r} is not in split {split!r} of "
-            f"dataset {cfg.name!r}; its columns are: {', '.join(columns)}. "
-            "Set data.text_column to one of them"
-        )
-    lines = []
-    for value in dataset[cfg.text_column]:
-        if value is not None and not isinstance(value, str):
-            raise DataError(
-                f"data.text_column: column {cfg.text_column!r} holds "
-                f"{type(value).__name__} values, not text; choose a text column"
-            )
-        if value and value.strip():
-            lines.append(value.strip())
-    if not lines:
-        raise DataError(f"data.name: split {split!r} of dataset {cfg.name!r} has no text lines")
-    return lines
-
-
-# ----------------------------------------------------------------------------- splits
-
-
-def load_text_splits(cfg: DataConfig, seed: int) -> TextSplits:
-    """Train, validation and test lines; missing validation/test are carved from train."""
-    if cfg.name is not None and any((cfg.train, cfg.validation, cfg.test)):
-        raise DataError(
-            "data.name and data.train/validation/test are both set; use either a dataset "
-            "(data.name) or local files (data.train ...), and set the other to null"
-        )
-    splits = _read_dataset(cfg) if cfg.name is not None else _read_files(cfg)
-    missing = [split for split in SPLITS if split not in splits]
-    if missing:
-        splits.update(carve(splits["train"], missing, cfg, seed))
-    return TextSplits({split: splits[split] for split in SPLITS}, missing)
-
-
-def carve(lines: list[str], missing: list[str], cfg: DataConfig, seed: int) -> dict[str, list[str]]:
-    """Split missing splits off lines (new ``train`` included), each in its original order."""
-    fractions = {"validation": cfg.validation_fraction, "test": cfg.test_fraction}
-    sizes = {split: max(1, round(len(lines) * fractions[split])) for split in missing}
-    if len(lines) - sum(sizes.values()) < 1:
-        raise DataError(
-            f"data.train: only {len(lines)} text lines, too few to carve "
-            f"{' and '.join(missing)} from; add more lines or set "
-            f"{' and '.join(f'data.{split}' for split in missing)} to files"
-        )
-    order = list(range(len(lines)))
-    random.Random(seed).shuffle(order)
-    carved, start = {}, 0
-    for split in missing:
-        carved[split] = sorted(order[start : start + sizes[split]])
-        start += sizes[split]
-    carved["train"] = sorted(order[start:])
-    return {split: [lines[i] for i in indices] for split, indices in carved.items()}
-
-
 # ----------------------------------------------------------------------------- cache keys
 
 
-def fingerprint(cfg: DataConfig) -> dict[str, Any]:
+def fingerprint(data: DataConfig) -> dict[str, Any]:
     """What identifies the data for cache keys (the seed, which carving uses, is not in it)."""
     settings = {
-        "encoding": cfg.encoding,
-        "validation_fraction": cfg.validation_fraction,
-        "test_fraction": cfg.test_fraction,
+        "encoding": data.encoding,
+        "validation_fraction": data.validation_fraction,
+        "test_fraction": data.test_fraction,
     }
-    if cfg.name is None:
-        files = {s: _file_identity(getattr(cfg, s), s) for s in SPLITS if getattr(cfg, s)}
+    if data.name is None:
+        files = {s: _file_identity(getattr(data, s), s) for s in DATA_SPLITS if getattr(data, s)}
         return {"files": files, **settings}
     identity: dict[str, Any] = {
-        "name": cfg.name,
-        "config": cfg.config,
-        "text_column": cfg.text_column,
+        "name": data.name,
+        "config": data.config,
+        "text_column": data.text_column,
     }
-    path = Path(cfg.name).expanduser()
+    path = Path(data.name).expanduser()
     if path.is_dir():
         identity["directory"] = _tree_identity(path)
     return {"dataset": identity, **settings}

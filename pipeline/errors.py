@@ -3,13 +3,16 @@
 Each family subclasses :class:`UserError` (and ``ValueError`` where code already caught that),
 so the CLI reports it as one line and exits 2; anything else is a bug and keeps its traceback.
 Families that belong to one module live there: ``ConfigError`` (pipeline.config),
-``DataError`` (pipeline.data), ``PluginError`` (pipeline.plugins), ``RunNotFound``
-(pipeline.tracking).
+``PluginError`` (pipeline.plugins), ``RunNotFound`` (pipeline.tracking).
 """
 
 
 class UserError(Exception):
     """Bad input (config, data, plugin, run id): the CLI prints it on one line and exits 2."""
+
+
+class DataError(UserError, ValueError):
+    """A data problem, naming the config key or file at fault and how to fix it."""
 
 
 class OptionError(UserError, ValueError):

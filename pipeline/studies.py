@@ -10,7 +10,6 @@ file (Optuna's JournalFileBackend, good for many processes on one shared file sy
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import functools
 import hashlib
 import tempfile
@@ -23,6 +22,7 @@ import optuna
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback, fail_stale_trials
 from optuna.trial import TrialState
 
+from pipeline.locks import file_lock
 from pipeline.search_space import SearchSpace
 from pipeline.tracking import STORE_DIR
 
@@ -118,7 +118,7 @@ def storage_lock(url: str, name: str) -> Iterator[None]:
         with _advisory_lock(url, _lock_key(name)):
             yield
         return
-    with _file_lock(_lock_folder(url) / f".optuna-{_digest(f'{url}|{name}')}.lock"):
+    with file_lock(_lock_folder(url) / f".optuna-{_digest(f'{url}|{name}')}.lock"):
         yield
 
 
@@ -155,17 +155,6 @@ def _advisory_lock(url: str, key: int) -> Iterator[None]:
             yield
         finally:
             connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
-
-
-@contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def fail_stale(study: optuna.Study) -> None:

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from tiny import TINY_CONFIG
 
-from pipeline.demo_corpus import write_demo_corpus
+from plugins.tasks.language_model.demo_corpus import write_demo_corpus
 
 
 @pytest.fixture

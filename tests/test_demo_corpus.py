@@ -1,4 +1,4 @@
-"""Tests for the Spanish demo-corpus generator in :mod:`pipeline.demo_corpus`."""
+"""Tests for the Spanish demo-corpus generator, the language model's demo data."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.demo_corpus import (
+from plugins.tasks.language_model.demo_corpus import (
     FEMININE_NOUNS,
     MASCULINE_NOUNS,
     generate_sentences,

@@ -1,4 +1,4 @@
-"""Behaviour tests for reading text splits from files and local datasets."""
+"""Behaviour tests for reading splits (any examples, and plain text) from files and datasets."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.config import DataConfig
-from pipeline.data import DataError, TextSplits, fingerprint, load_text_splits, read_lines
+from pipeline.data import DataError, Splits, carve, fingerprint, load_text_splits, read_splits
+from pipeline.textfiles import location, numbered_lines, read_text
 
 
 def write(path: Path, lines: list[str]) -> str:
@@ -17,40 +18,6 @@ def write(path: Path, lines: list[str]) -> str:
 
 def numbered(n: int) -> list[str]:
     return [f"line {i}" for i in range(n)]
-
-
-# --- read_lines ---------------------------------------------------------------------------------
-
-
-def test_read_lines_strips_and_drops_blank_lines(tmp_path: Path) -> None:
-    path = tmp_path / "a.txt"
-    path.write_bytes(b"\xef\xbb\xbf first \r\n\n   \n\tsecond line\nlast")
-    assert read_lines(path, "utf-8", "data.train") == ["first", "second line", "last"]
-
-
-def test_read_lines_missing_file_and_directory_name_the_key(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match=r"data\.validation: file .*nope\.txt.* does not exist"):
-        read_lines(tmp_path / "nope.txt", "utf-8", "data.validation")
-    with pytest.raises(DataError, match=r"data\.train: .* is not a file"):
-        read_lines(tmp_path, "utf-8", "data.train")
-
-
-def test_read_lines_undecodable_bytes_suggest_data_encoding(tmp_path: Path) -> None:
-    path = tmp_path / "latin.txt"
-    path.write_bytes("uno\nniño pequeño\n".encode("latin-1"))
-    with pytest.raises(DataError) as caught:
-        read_lines(path, "utf-8", "data.train")
-    message = str(caught.value)
-    assert "data.encoding" in message and "latin.txt" in message
-    assert "offset 6" in message and "line 2" in message
-    assert read_lines(path, "latin-1", "data.train") == ["uno", "niño pequeño"]
-
-
-def test_unknown_encoding_names_data_encoding(tmp_path: Path) -> None:
-    path = tmp_path / "a.txt"
-    path.write_text("x\n", encoding="utf-8")
-    with pytest.raises(DataError, match=r"data\.encoding: unknown encoding"):
-        read_lines(path, "no-such-codec", "data.train")
 
 
 # --- local files and carving --------------------------------------------------------------------
@@ -63,7 +30,7 @@ def test_all_three_files_are_read_and_nothing_is_carved(tmp_path: Path) -> None:
         test=write(tmp_path / "test.txt", ["d"]),
     )
     splits = load_text_splits(cfg, seed=0)
-    assert splits == TextSplits({"train": ["a", "b"], "validation": ["c"], "test": ["d"]}, [])
+    assert splits == Splits({"train": ["a", "b"], "validation": ["c"], "test": ["d"]}, [])
 
 
 def test_carving_is_seeded_sized_and_loses_nothing(tmp_path: Path) -> None:
@@ -71,17 +38,17 @@ def test_carving_is_seeded_sized_and_loses_nothing(tmp_path: Path) -> None:
     cfg = DataConfig(train=write(tmp_path / "train.txt", lines), validation_fraction=0.1)
     first = load_text_splits(cfg, seed=1)
     assert first.carved == ["validation", "test"]
-    assert {k: len(v) for k, v in first.lines.items()} == {
+    assert {k: len(v) for k, v in first.examples.items()} == {
         "train": 160,
         "validation": 20,
         "test": 20,
     }
-    everything = [line for split in first.lines.values() for line in split]
+    everything = [line for split in first.examples.values() for line in split]
     assert sorted(everything) == sorted(lines)
-    for split in first.lines.values():  # original order kept within each split
+    for split in first.examples.values():  # original order kept within each split
         assert split == sorted(split, key=lines.index)
     assert load_text_splits(cfg, seed=1) == first
-    assert load_text_splits(cfg, seed=2).lines["validation"] != first.lines["validation"]
+    assert load_text_splits(cfg, seed=2).examples["validation"] != first.examples["validation"]
 
 
 def test_only_missing_splits_are_carved_with_at_least_one_line(tmp_path: Path) -> None:
@@ -92,8 +59,8 @@ def test_only_missing_splits_are_carved_with_at_least_one_line(tmp_path: Path) -
     )
     splits = load_text_splits(cfg, seed=0)
     assert splits.carved == ["test"]
-    assert splits.lines["validation"] == ["v"]
-    assert len(splits.lines["test"]) == 1 and len(splits.lines["train"]) == 4
+    assert splits.examples["validation"] == ["v"]
+    assert len(splits.examples["test"]) == 1 and len(splits.examples["train"]) == 4
 
 
 def test_too_few_lines_to_carve(tmp_path: Path) -> None:
@@ -144,9 +111,10 @@ def test_saved_dataset_directory_loads_and_carves_test(saved_dataset: Path) -> N
     cfg = DataConfig(name=str(saved_dataset), test_fraction=0.3)
     splits = load_text_splits(cfg, seed=0)
     assert splits.carved == ["test"]
-    assert splits.lines["validation"] == ["dev line"]
-    assert sorted(splits.lines["train"] + splits.lines["test"]) == ["first", "second", "third"]
-    assert len(splits.lines["test"]) == 1
+    assert splits.examples["validation"] == ["dev line"]
+    kept = splits.examples["train"] + splits.examples["test"]
+    assert sorted(kept) == ["first", "second", "third"]
+    assert len(splits.examples["test"]) == 1
     assert fingerprint(cfg)["dataset"]["directory"]["path"] == str(saved_dataset.resolve())
 
 
@@ -161,8 +129,8 @@ def test_folder_of_text_files_loads_through_load_dataset(tmp_path: Path) -> None
     write(tmp_path / "test.txt", ["t1", "t2"])
     splits = load_text_splits(DataConfig(name=str(tmp_path)), seed=0)
     assert splits.carved == ["validation"]
-    assert splits.lines["test"] == ["t1", "t2"]
-    assert len(splits.lines["train"]) + len(splits.lines["validation"]) == 10
+    assert splits.examples["test"] == ["t1", "t2"]
+    assert len(splits.examples["train"]) + len(splits.examples["validation"]) == 10
 
 
 def test_unloadable_dataset_suggests_local_files(tmp_path: Path) -> None:
@@ -175,3 +143,66 @@ def test_name_and_files_together_are_refused(tmp_path: Path) -> None:
     cfg = DataConfig(name="wikitext", train=write(tmp_path / "t.txt", ["a"]))
     with pytest.raises(DataError, match=r"data\.name and data\.train"):
         load_text_splits(cfg, seed=0)
+
+
+# --- read_splits with a task's own readers ----------------------------------------------------
+
+
+def read_labelled(path: Path, key: str) -> list[tuple[str, str, int]]:
+    """A task's reader: ``label<TAB>text`` rows -> (label, text, line number)."""
+    rows = []
+    for number, line in numbered_lines(read_text(path, "utf-8", key, kind="a TSV file")):
+        label, tab, text = line.partition("\t")
+        if not tab:
+            raise DataError(f"{location(key, path, number)}: no tab; write LABEL<TAB>TEXT")
+        rows.append((label, text, number))
+    return rows
+
+
+def read_labelled_dataset(split: str, dataset: object) -> list[tuple[str, str, int]]:
+    return [(str(row["label"]), row["text"], i) for i, row in enumerate(dataset) if row["text"]]
+
+
+def test_read_splits_reads_a_tasks_rows_and_carves_with_the_seed(tmp_path: Path) -> None:
+    rows = [f"{i % 2}\ttext {i}" for i in range(20)]
+    cfg = DataConfig(train=write(tmp_path / "train.tsv", rows), test_fraction=0.2)
+    splits = read_splits(cfg, 3, read_labelled, read_labelled_dataset, noun="rows")
+    assert list(splits.examples) == ["train", "validation", "test"]
+    assert splits.carved == ["validation", "test"]
+    assert [len(v) for v in splits.examples.values()] == [14, 2, 4]
+    numbers = sorted(n for split in splits.examples.values() for _, _, n in split)
+    assert numbers == list(range(1, 21))  # every row once, with its line number
+    assert read_splits(cfg, 3, read_labelled, read_labelled_dataset) == splits
+
+
+def test_read_splits_errors_use_the_tasks_words(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"data\.train: no training data; set data\.train to a TSV"):
+        read_splits(DataConfig(), 0, read_labelled, read_labelled_dataset, kind="a TSV file")
+    bad = DataConfig(train=write(tmp_path / "bad.tsv", ["0\tfine", "no tab here"]))
+    with pytest.raises(DataError, match=r"data\.train: file .*bad\.tsv.*, line 2: no tab"):
+        read_splits(bad, 0, read_labelled, read_labelled_dataset)
+    empty = DataConfig(train=write(tmp_path / "e.tsv", ["0\ta", "1\tb"]), validation=str(tmp_path))
+    with pytest.raises(DataError, match=r"data\.validation: .* is not a file"):
+        read_splits(empty, 0, read_labelled, read_labelled_dataset)
+    few = DataConfig(train=write(tmp_path / "few.tsv", ["0\ta", "1\tb"]))
+    with pytest.raises(DataError, match=r"data\.train: only 2 rows, too few to carve"):
+        read_splits(few, 0, read_labelled, read_labelled_dataset, noun="rows")
+
+
+def test_read_splits_refuses_a_dataset_split_without_examples(saved_dataset: Path) -> None:
+    def nothing_in_valid(split: str, dataset: object) -> list[str]:
+        return [] if split == "valid" else ["x", "y", "z"]
+
+    cfg = DataConfig(name=str(saved_dataset))
+    with pytest.raises(DataError, match=r"data\.name: split 'valid' of dataset .* has no rows"):
+        read_splits(cfg, 0, read_labelled, nothing_in_valid, noun="rows")
+    splits = read_splits(cfg, 0, read_labelled, read_labelled_dataset)
+    assert splits.examples["validation"] == [("1", "dev line", 0)]
+
+
+def test_carve_keeps_order_and_is_seeded() -> None:
+    items = list(range(10))
+    first = carve(items, ["test"], DataConfig(test_fraction=0.3), seed=5)
+    assert sorted(first["train"] + first["test"]) == items and len(first["test"]) == 3
+    assert all(part == sorted(part) for part in first.values())
+    assert carve(items, ["test"], DataConfig(test_fraction=0.3), seed=5) == first

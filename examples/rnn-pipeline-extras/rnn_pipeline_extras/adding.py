@@ -5,13 +5,16 @@ marker, 1 at exactly two steps and 0 elsewhere. The target is the sum of the two
 values, so a network must remember the first marked value until the end. Predicting 1 every
 time gives an MSE of about 0.167; a network that solves the task goes well below that.
 
-The data is generated from ``cfg.seed``; no files are read. Raw text for prediction is one
+The data is generated from ``cfg.seed``; no files are read. It goes through rnn-pipeline's
+toolkit for tasks like any other task's data: ``prepare_cached`` (generated once into the data
+cache), ``split_loader`` (seeded shuffle, exact DDP shards). Raw text for prediction is one
 ``value:marker`` pair per step separated by spaces, e.g. ``"0.3:0 0.5:1 0.9:0 0.1:1"``
 (exactly two markers; any length).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,14 +26,21 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from torchmetrics import MeanMetric, MeanSquaredError
 
+from pipeline.data import LOADER_SPLITS, Splits
+from pipeline.errors import UserError
 from pipeline.interfaces import DataFacts, StepResult, Task
+from pipeline.preparation import Encoded, prepare_cached, task_cache_key
+from pipeline.sharding import split_loader
 
 if TYPE_CHECKING:
     from pipeline.components import Components
     from pipeline.config import Config
     from pipeline.recurrent import RecurrentEncoder
 
-SPLIT_SEEDS = {"train": 0, "val": 1, "test": 2}
+SPLIT_SEEDS = {"train": 0, "validation": 1, "test": 2}
+"""Offset of each split's generator seed: ``3 * cfg.seed + offset``."""
+SIZE_KEYS = {name: split for split, name in LOADER_SPLITS.items()}
+"""Data split -> the key of its size param (``data.size.val``)."""
 FORMAT = '"value:marker" pairs separated by spaces, e.g. "0.3:0 0.5:1 0.9:0 0.1:1"'
 
 
@@ -57,16 +67,20 @@ def make_examples(count: int, length: int, generator: torch.Generator) -> tuple[
     return torch.stack([values, markers], 2), targets
 
 
+class InputError(UserError, ValueError):
+    """A text given to predict that is not in the task's format."""
+
+
 def parse(text: str) -> Tensor:
-    """'0.3:0 0.5:1 ...' -> (T, 2); ValueError naming the format on anything else."""
+    """'0.3:0 0.5:1 ...' -> (T, 2); InputError naming the format on anything else."""
     try:
         pairs = [tuple(float(x) for x in item.split(":")) for item in text.split()]
     except ValueError:
         pairs = []
     if not pairs or any(len(pair) != 2 or pair[1] not in (0.0, 1.0) for pair in pairs):
-        raise ValueError(f"adding_problem: cannot read {text!r}; expected {FORMAT}")
+        raise InputError(f"adding_problem: cannot read {text!r}; expected {FORMAT}")
     if sum(pair[1] for pair in pairs) != 2:
-        raise ValueError(f"adding_problem: {text!r} must mark exactly two values with ':1'")
+        raise InputError(f"adding_problem: {text!r} must mark exactly two values with ':1'")
     return torch.tensor(pairs)
 
 
@@ -98,14 +112,31 @@ class AddingProblemTask(Task):
         self.splits: dict[str, tuple[Tensor, Tensor]] = {}
 
     def prepare_data(self, cache_dir: Path) -> DataFacts:
-        """Generate the three splits from cfg.seed (cheap, so nothing is cached)."""
+        """Generate the three splits from cfg.seed into the data cache (once)."""
+        prepared = prepare_cached(self, cache_dir)
+        self.splits = prepared.tensors
+        return DataFacts(prepared.sizes, extra={"data.generated_from_seed": self.cfg.seed})
+
+    def cache_key(self) -> dict[str, Any]:
+        return task_cache_key("adding_problem", self.cfg, options=dataclasses.asdict(self.options))
+
+    def read_splits(self) -> Splits[tuple[Tensor, Tensor]]:
+        """(inputs (T, 2), target) examples of each split, drawn from the split's generator."""
         options = self.options
+        examples: dict[str, list[tuple[Tensor, Tensor]]] = {}
         for split, offset in SPLIT_SEEDS.items():
             generator = torch.Generator().manual_seed(self.cfg.seed * 3 + offset)
             count = options.train_size if split == "train" else options.eval_size
-            self.splits[split] = make_examples(count, options.length, generator)
-        sizes = {split: len(targets) for split, (_, targets) in self.splits.items()}
-        return DataFacts(sizes=sizes, extra={"data.generated_from_seed": self.cfg.seed})
+            inputs, targets = make_examples(count, options.length, generator)
+            examples[split] = list(zip(inputs, targets, strict=True))
+        return Splits(examples)
+
+    def fit(self, splits: Splits[tuple[Tensor, Tensor]]) -> None:
+        """Nothing to fit: no vocabulary, no labels."""
+
+    def encode(self, split: str, examples: list[tuple[Tensor, Tensor]]) -> Encoded:
+        inputs, targets = (torch.stack(column) for column in zip(*examples, strict=True))
+        return Encoded((inputs, targets), {SIZE_KEYS[split]: len(examples)})
 
     def save_artifacts(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
@@ -118,18 +149,8 @@ class AddingProblemTask(Task):
         return AddingNetwork(components.encoder(2))
 
     def dataloader(self, split: str, rank: int = 0, world_size: int = 1) -> Any:
-        inputs, targets = self.splits[split]
-        dataset = torch.utils.data.TensorDataset(
-            inputs[rank::world_size], targets[rank::world_size]
-        )
-        data = self.cfg.data
-        train = split == "train"
-        return torch.utils.data.DataLoader(
-            dataset,
-            batch_size=data.batch_size if train else data.eval_batch_size,
-            shuffle=train,
-            generator=torch.Generator().manual_seed(self.cfg.seed) if train else None,
-        )
+        dataset = torch.utils.data.TensorDataset(*self.splits[split])
+        return split_loader(dataset, split, self.cfg, rank, world_size)
 
     def metrics(self) -> dict[str, Any]:
         return {"loss": MeanMetric(), "mse": MeanSquaredError()}

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
-from rnn_pipeline_extras.adding import AddingProblemTask, make_examples, parse
+from rnn_pipeline_extras.adding import AddingProblemTask, InputError, make_examples, parse
 from rnn_pipeline_extras.chrono import chrono
 from rnn_pipeline_extras.mgu import MinimalGatedUnit
 
 from pipeline.config import build_config
+from pipeline.errors import UserError
 from pipeline.plugins import default_registries
 from pipeline.testing import check_cell, check_initializer, check_task
 
@@ -57,7 +60,20 @@ def test_examples_mark_two_steps_and_sum_them() -> None:
 
 def test_parse_reads_pairs_and_names_the_format() -> None:
     assert parse("0.3:0 0.5:1 0.9:0 0.1:1").tolist()[1] == [0.5, 1.0]
-    with pytest.raises(ValueError, match="value:marker"):
+    with pytest.raises(InputError, match="value:marker"):
         parse("0.3 0.5")
-    with pytest.raises(ValueError, match="exactly two"):
+    with pytest.raises(InputError, match="exactly two"):
         parse("0.3:1 0.5:0")
+    assert issubclass(InputError, UserError)  # the CLI prints it on one line, exit 2
+
+
+def test_adding_data_is_generated_once_into_the_cache_and_sharded_exactly(tmp_path: Path) -> None:
+    task = AddingProblemTask(adding_config())
+    facts = task.prepare_data(tmp_path)
+    assert facts.sizes == {"train": 64, "val": 16, "test": 16}
+    assert len(list(tmp_path.glob("*/.complete"))) == 1
+    again = AddingProblemTask(adding_config())
+    again.prepare_data(tmp_path)
+    assert torch.equal(again.splits["test"][1], task.splits["test"][1])
+    shards = [torch.cat([t for _, t in task.dataloader("val", rank, 3)]) for rank in range(3)]
+    assert torch.equal(torch.cat(shards), task.splits["val"][1])  # each example once, in order

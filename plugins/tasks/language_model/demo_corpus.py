@@ -1,11 +1,12 @@
-"""Deterministic generator of a small Spanish news-style corpus for language-model demos.
+"""Deterministic generator of a small Spanish news-style corpus: the language model's demo data.
 
 Sentences come from this module's own templates: politics (the lecture's "El gobierno aprobó
 un ..."), economy, sports, culture, weather and health. Tokens are separated by single spaces
 and punctuation is a token of its own. Templates name their ``{slots}``; a slot is filled from
 ``SLOTS`` (a random phrase) or ``MAKERS`` (a function), once per sentence.
 
-Usage: ``python -m pipeline.demo_corpus OUTDIR [--seed S] [--train N] [--valid N] [--test N]``
+Usage: ``python -m plugins.tasks.language_model.demo_corpus OUTDIR [--seed S] [--train N]
+[--valid N] [--test N]``
 """
 
 from __future__ import annotations

@@ -17,8 +17,6 @@ Under DDP (``W`` processes) the streams are sharded, never duplicated:
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,9 +27,11 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from torchmetrics import MeanMetric
 
-from pipeline.cache import cached_dir
-from pipeline.data import LOADER_SPLITS, fingerprint, load_text_splits
+from pipeline.data import Splits, load_text_splits
+from pipeline.errors import DataError
 from pipeline.interfaces import DataFacts, StepResult, Task
+from pipeline.preparation import Encoded, prepare_cached, task_cache_key
+from pipeline.sharding import shard
 from pipeline.tokenizers import Tokenizer, build_tokenizer, load_tokenizer
 
 if TYPE_CHECKING:
@@ -109,19 +109,19 @@ def shard_streams(tokens: Tensor, streams: int, rank: int = 0, world_size: int =
     Shares differ by at most one row; every row (so every token) belongs to exactly one rank.
     """
     if streams < world_size:
-        raise ValueError(
+        raise DataError(
             f"data.eval_batch_size ({streams}) is the total number of evaluation streams and "
             f"must be at least the number of processes ({world_size})"
         )
-    grid = stream_grid(tokens, streams)
-    return grid[rank * streams // world_size : (rank + 1) * streams // world_size]
+    share = shard(streams, rank, world_size)
+    return stream_grid(tokens, streams)[share.start : share.stop]
 
 
 def stream_grid(tokens: Tensor, rows: int) -> Tensor:
     """(N,) token ids -> (rows, N // rows), dropping the last N % rows tokens."""
     length = tokens.numel() // rows
     if length < 2:
-        raise ValueError(
+        raise DataError(
             f"{tokens.numel()} tokens are too few for {rows} streams of at least 2 tokens: "
             "lower data.batch_size / data.eval_batch_size or add text"
         )
@@ -158,37 +158,29 @@ class LanguageModelTask(Task):
     # ------------------------------------------------------------------------- data
 
     def prepare_data(self, cache_dir: Path) -> DataFacts:
-        cfg = self.cfg
-        key = {
-            "task": "language_model",
-            "data": fingerprint(cfg.data),
-            "seed": cfg.seed,
-            "tokenizer": dataclasses.asdict(cfg.tokenizer),
-            "fractions": [cfg.data.validation_fraction, cfg.data.test_fraction],
-        }
-        directory, _ = cached_dir(cache_dir, key, self._tokenise_into)
-        if self.tokenizer is None:
-            self.tokenizer = load_tokenizer(directory / "tokenizer")
-        self.tokens = {split: torch.load(directory / f"{split}.pt") for split in LOADER_SPLITS}
-        facts = json.loads((directory / "facts.json").read_text())
-        sizes = {"vocabulary": len(self.tokenizer), **facts["sizes"]}
-        return DataFacts(sizes=sizes, extra={"data.carved": ",".join(facts["carved"])})
+        prepared = prepare_cached(self, cache_dir, loaded=self.tokenizer is not None)
+        self.tokens = prepared.tensors
+        return prepared.facts(vocabulary=len(self.tokenizer))
 
-    def _tokenise_into(self, directory: Path) -> None:
-        """Read the splits, fit the tokenizer on train, save ids per split (the cache build)."""
-        splits = load_text_splits(self.cfg.data, self.cfg.seed)
-        tokenizer = self.tokenizer or build_tokenizer(self.cfg.tokenizer)
+    def cache_key(self) -> dict[str, Any]:
+        data = self.cfg.data
+        fractions = [data.validation_fraction, data.test_fraction]
+        return task_cache_key("language_model", self.cfg, fractions=fractions)
+
+    def read_splits(self) -> Splits[str]:
+        return load_text_splits(self.cfg.data, self.cfg.seed)
+
+    def fit(self, splits: Splits[str]) -> None:
+        """The tokenizer, fitted on the train lines (unless one was loaded)."""
         if self.tokenizer is None:
-            tokenizer.fit(splits.lines["train"])
-        tokenizer.save(directory / "tokenizer")
-        sizes = {}
-        for split, name in LOADER_SPLITS.items():
-            ids = tokenizer.encode_lines(splits.lines[name], eos=True, progress=True)
-            stream = torch.tensor([i for line in ids for i in line], dtype=torch.long)
-            torch.save(stream, directory / f"{split}.pt")
-            sizes[f"{name}_tokens"] = stream.numel()
-        facts = {"sizes": sizes, "carved": splits.carved}
-        (directory / "facts.json").write_text(json.dumps(facts))
+            self.tokenizer = build_tokenizer(self.cfg.tokenizer)
+            self.tokenizer.fit(splits.examples["train"])
+
+    def encode(self, split: str, examples: list[str]) -> Encoded:
+        """Lines -> one (N,) stream of token ids, ``<eos>`` after each line."""
+        ids = self.tokenizer.encode_lines(examples, eos=True, progress=True)
+        stream = torch.tensor([i for line in ids for i in line], dtype=torch.long)
+        return Encoded(stream, {f"{split}_tokens": stream.numel()})
 
     def save_artifacts(self, directory: Path) -> None:
         self.tokenizer.save(directory / "tokenizer")

@@ -1,0 +1,73 @@
+"""Decoding data files so that every failure names the config key, the file and the line.
+
+A task's file reader starts from :func:`read_text` (or :func:`read_lines` for plain text, one
+example a line) and walks the text with :func:`numbered_lines`; a problem in a row is raised as
+``DataError(f"{location(key, path, number)}: ...; <the fix>")``::
+
+    text = read_text(path, cfg.data.encoding, "data.train", kind="a CoNLL file")
+    for number, line in numbered_lines(text):
+        if "\\t" not in line:
+            raise DataError(f"{location('data.train', path, number)}: no tab; check task.format")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from pipeline.errors import DataError
+
+__all__ = ["location", "numbered_lines", "read_lines", "read_text"]
+
+
+def location(key: str, path: str | Path, line: int | None = None) -> str:
+    """``data.train: file '/x/train.csv'`` [``, line 7``]: the prefix of a row's error."""
+    where = f"{key}: file {str(path)!r}"
+    return where if line is None else f"{where}, line {line}"
+
+
+def read_text(path: str | Path, encoding: str, key: str, kind: str = "a text file") -> str:
+    """The decoded text of the file at path (a leading BOM dropped).
+
+    ``key`` (e.g. ``data.train``) is the config key that named the file and ``kind`` what it
+    should be (``"a CoNLL file"``): a missing file, a folder, an unknown ``data.encoding`` or
+    bytes that do not decode raise :class:`DataError` naming them, the line and the fix.
+    """
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise DataError(f"{location(key, path)} does not exist; set {key} to {kind}")
+    if not path.is_file():
+        raise DataError(f"{key}: {str(path)!r} is not a file; set {key} to {kind}")
+    data = path.read_bytes()
+    try:
+        return data.decode(encoding).removeprefix("\ufeff")
+    except LookupError as error:
+        raise DataError(f"data.encoding: unknown encoding {encoding!r} ({error})") from error
+    except UnicodeDecodeError as error:
+        raise DataError(_decode_message(path, key, data, encoding, error)) from error
+
+
+def _decode_message(
+    path: Path, key: str, data: bytes, encoding: str, error: UnicodeDecodeError
+) -> str:
+    line = data.count(b"\n", 0, error.start) + 1
+    byte = data[error.start : error.start + 1].hex()
+    return (
+        f"{location(key, path)} is not valid {encoding}: byte 0x{byte} at offset "
+        f"{error.start} (line {line}): {error.reason}. Set data.encoding to the file's "
+        "encoding, e.g. data.encoding=latin-1"
+    )
+
+
+def numbered_lines(text: str, skip_blank: bool = True) -> Iterator[tuple[int, str]]:
+    """``(line number from 1, stripped line)`` of each line; blank ones skipped unless
+    ``skip_blank=False`` (a reader whose blank lines mean something, e.g. sentence ends)."""
+    for number, line in enumerate(text.split("\n"), 1):
+        line = line.strip()
+        if line or not skip_blank:
+            yield number, line
+
+
+def read_lines(path: str | Path, encoding: str, key: str) -> list[str]:
+    """Stripped non-blank lines of a text file; ``key`` (e.g. ``data.train``) names it."""
+    return [line for _, line in numbered_lines(read_text(path, encoding, key))]
