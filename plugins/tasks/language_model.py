@@ -27,11 +27,11 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
-from torchmetrics import MeanMetric
 
 from pipeline.cache import cached_dir
 from pipeline.data import LOADER_SPLITS, fingerprint, load_text_splits
 from pipeline.interfaces import DataFacts, StepResult, Task
+from pipeline.metrics import WeightedMean
 from pipeline.tokenizers import Tokenizer, build_tokenizer, load_tokenizer
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ class LanguageModelOptions:
     """Share the embedding and output matrices (Press & Wolf 2017); needs H == embedding size."""
 
 
-class Perplexity(MeanMetric):
+class Perplexity(WeightedMean):
     """exp of the token-weighted mean cross-entropy; reduced correctly across DDP ranks."""
 
     def compute(self) -> Tensor:
@@ -220,12 +220,7 @@ class LanguageModelTask(Task):
         )
 
     def metrics(self) -> dict[str, Any]:
-        # nan_strategy "disable": a diverged (NaN) loss shows as NaN instead of being dropped
-        # with a warning, and no per-step NaN test forces a GPU sync
-        return {
-            "loss": MeanMetric(nan_strategy="disable"),
-            "ppl": Perplexity(nan_strategy="disable"),
-        }
+        return {"loss": WeightedMean(), "ppl": Perplexity()}
 
     def step(
         self, network: nn.Module, batch: Any, carry: Any, metrics: dict[str, Any]

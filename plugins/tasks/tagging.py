@@ -39,6 +39,7 @@ from torchmetrics import MeanMetric, Metric
 from pipeline.cache import cached_dir
 from pipeline.data import LOADER_SPLITS, DataError, fingerprint
 from pipeline.interfaces import DataFacts, StepResult, Task
+from pipeline.metrics import WeightedMean
 from pipeline.tokenizers import PAD_ID, UNK_ID, Tokenizer, build_tokenizer, load_tokenizer
 from plugins.tasks.char_features import PAD_CHAR, CharVocab, build_char_features
 from plugins.tasks.conll import (
@@ -465,7 +466,7 @@ class TaggingTask(Task):
     def metrics(self) -> dict[str, Any]:
         entity = {name: EntityScore(name, len(self.types)) for name in ENTITY_METRICS}
         mean = {"nan_strategy": "disable"}  # NaN shows as NaN; no per-step GPU sync
-        return {"loss": MeanMetric(**mean), "accuracy": MeanMetric(**mean), **entity}
+        return {"loss": WeightedMean(), "accuracy": MeanMetric(**mean), **entity}
 
     def step(
         self, network: nn.Module, batch: TaggingBatch, carry: Any, metrics: dict[str, Any]
