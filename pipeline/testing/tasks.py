@@ -37,13 +37,14 @@ def check_task(
     """Check a task against the Task contract of :mod:`pipeline.interfaces`.
 
     ``cfg`` is a pipeline Config (e.g. from ``pipeline.config.load_config(path, overrides,
-    registries)``) that points at tiny data you provide; keep the model tiny. ``texts`` are
-    raw inputs for :meth:`Task.predict`. Checked: ``prepare_data`` into a temporary cache
-    returns DataFacts; ``dataloader`` yields a batch for train, val and test; ``metrics()``
-    keys equal ``metric_names``; ``step`` returns a StepResult with a scalar loss; ``steps``
-    optimizer steps (``cfg.optim``) on one training batch lower the loss; metrics compute to
-    finite numbers; ``save_artifacts``/``load_artifacts`` round trip into a fresh task gives
-    the same predictions; ``predict`` returns one JSON-serialisable dict per text.
+    registries)``) that points at tiny data you provide; keep the model tiny. ``texts`` are raw
+    inputs for :meth:`Task.predict`. Checked: the class implements every abstract method of
+    ``Task``; ``prepare_data`` into a temporary cache returns DataFacts; ``dataloader`` yields a
+    batch for train, val and test; ``metrics()`` keys equal ``metric_names``; ``step`` returns a
+    StepResult with a scalar loss; ``steps`` optimizer steps (``cfg.optim``) on one training
+    batch lower the loss; metrics compute to finite numbers;
+    ``save_artifacts``/``load_artifacts`` round trip into a fresh task gives the same
+    predictions; ``predict`` returns one JSON-serialisable dict per text.
 
     With ``ddp=True`` (5-10 s: two processes start and import torch), the trained network
     evaluates the whole val split in 2 spawned CPU processes (gloo): ``dataloader("val",
@@ -60,6 +61,13 @@ def check_task(
     from pipeline.initialization import initialize
     from pipeline.plugins import default_registries
 
+    missing = sorted(getattr(task_class, "__abstractmethods__", ()))
+    require(
+        not missing,
+        "the task implements every abstract method of pipeline.interfaces.Task",
+        "none missing",
+        ", ".join(f"{method}()" for method in missing),
+    )
     notes: Notes = []
     given = registries
     registries = registries or default_registries()
