@@ -194,10 +194,12 @@ class Task(ABC):
         """Loss of one batch; update ``metrics`` in place. ``carry`` is None at epoch start."""
 
     @abstractmethod
-    def predict(self, network: nn.Module, texts: Sequence[str], **options: Any) -> list[dict]:
+    def predict(
+        self, network: nn.Module, texts: Sequence[str], **options: Any
+    ) -> list[dict[str, Any]]:
         """Predictions from raw text, one JSON-ready dict per input text."""
 
-    def describe(self, prediction: dict) -> str:
+    def describe(self, prediction: dict[str, Any]) -> str:
         """One prediction as readable text for the terminal."""
         return str(prediction)
 

@@ -22,9 +22,11 @@ class WeightedMean(MeanMetric):
     def __init__(self) -> None:
         super().__init__(nan_strategy="disable")
 
-    def update(self, value: float | Tensor, weight: float | Tensor = 1.0) -> None:
-        """Add ``value`` (any shape) with ``weight`` (broadcastable to it)."""
+    def update(self, value: float | Tensor, weight: float | Tensor | None = None) -> None:
+        """Add ``value`` (any shape) with ``weight`` (broadcastable to it; default 1)."""
         value = torch.as_tensor(value, dtype=self.dtype, device=self.device)
-        weight = torch.as_tensor(weight, dtype=self.dtype, device=self.device)
+        weight = torch.as_tensor(
+            1.0 if weight is None else weight, dtype=self.dtype, device=self.device
+        )
         self.mean_value += (value * torch.broadcast_to(weight, value.shape)).sum()
         self.weight += torch.broadcast_to(weight, value.shape).sum()

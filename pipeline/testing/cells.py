@@ -5,20 +5,22 @@ from __future__ import annotations
 import copy
 import io
 import warnings
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
 
-from pipeline.interfaces import Cell
+from pipeline.interfaces import Cell, CellFactory
 from pipeline.testing.clauses import Notes, close, fail, largest, max_diff, require
+
+if TYPE_CHECKING:
+    from pipeline.recurrent import RecurrentEncoder
 
 __all__ = ["check_cell"]
 
 
 def check_cell(
-    cell_factory: Callable[[int, int], Cell],
+    cell_factory: CellFactory,
     *,
     input_size: int = 3,
     hidden_size: int = 4,
@@ -43,7 +45,12 @@ def check_cell(
 
 
 def _check_cell(
-    cell_factory: Callable, input_size: int, hidden_size: int, seed: int, compile: bool, atol: float
+    cell_factory: CellFactory,
+    input_size: int,
+    hidden_size: int,
+    seed: int,
+    compile: bool,
+    atol: float,
 ) -> Notes:
     notes: Notes = []
     _check_single_step(cell_factory, input_size, hidden_size, seed)
@@ -68,7 +75,9 @@ def _check_cell(
     return notes
 
 
-def _encoder(factory: Callable, d: int, h: int, seed: int, runner: str = "eager", **kw: Any):
+def _encoder(
+    factory: CellFactory, d: int, h: int, seed: int, runner: str = "eager", **kw: Any
+) -> RecurrentEncoder:
     from pipeline.recurrent import RecurrentEncoder
 
     torch.manual_seed(seed)
@@ -95,7 +104,7 @@ def _check_state(state: Any, size: int, shape: tuple[int, ...], clause: str) -> 
         )
 
 
-def _check_single_step(factory: Callable, d: int, h: int, seed: int) -> None:
+def _check_single_step(factory: CellFactory, d: int, h: int, seed: int) -> None:
     torch.manual_seed(seed)
     cell = factory(d, h)
     require(isinstance(cell, Cell), "the factory returns a pipeline.interfaces.Cell", "Cell", cell)
@@ -115,7 +124,7 @@ def _check_single_step(factory: Callable, d: int, h: int, seed: int) -> None:
         )
 
 
-def _check_encoder_shapes(factory: Callable, d: int, h: int, seed: int, runner: str) -> None:
+def _check_encoder_shapes(factory: CellFactory, d: int, h: int, seed: int, runner: str) -> None:
     for layers in (1, 2):
         for bidirectional in (False, True):
             encoder = _encoder(
@@ -141,7 +150,7 @@ def _check_encoder_shapes(factory: Callable, d: int, h: int, seed: int, runner: 
                 )
 
 
-def _check_fused_agrees(factory: Callable, d: int, h: int, seed: int, atol: float) -> None:
+def _check_fused_agrees(factory: CellFactory, d: int, h: int, seed: int, atol: float) -> None:
     for layers, bidirectional in ((1, False), (2, True)):
         eager = _encoder(
             factory, d, h, seed, "eager", num_layers=layers, bidirectional=bidirectional
@@ -161,7 +170,9 @@ def _check_fused_agrees(factory: Callable, d: int, h: int, seed: int, atol: floa
             require(close(a, b, atol), f"{clause}: state[{k}]", "equal", max_diff(a, b))
 
 
-def _check_padding(factory: Callable, d: int, h: int, seed: int, atol: float, runner: str) -> None:
+def _check_padding(
+    factory: CellFactory, d: int, h: int, seed: int, atol: float, runner: str
+) -> None:
     for bidirectional in (False, True):
         encoder = _encoder(factory, d, h, seed, runner, bidirectional=bidirectional)
         x, lengths = _inputs(3, 6, d, seed), torch.tensor([6, 4, 1])
@@ -192,7 +203,7 @@ def _check_padding(factory: Callable, d: int, h: int, seed: int, atol: float, ru
                     )
 
 
-def _check_state_moves(factory: Callable, d: int, h: int, seed: int) -> Notes:
+def _check_state_moves(factory: CellFactory, d: int, h: int, seed: int) -> Notes:
     encoder = _encoder(factory, d, h, seed)
     x = _inputs(2, 4, d, seed)
     _, state = encoder(x)
@@ -231,7 +242,7 @@ def _check_state_moves(factory: Callable, d: int, h: int, seed: int) -> Notes:
     return []
 
 
-def _check_gradients(factory: Callable, d: int, h: int, seed: int) -> None:
+def _check_gradients(factory: CellFactory, d: int, h: int, seed: int) -> None:
     encoder = _encoder(factory, d, h, seed, num_layers=2, bidirectional=True)
     out, state = encoder(_inputs(3, 5, d, seed), torch.tensor([5, 3, 2]))
     (out.pow(2).sum() + sum(s.pow(2).sum() for s in state)).backward()
@@ -245,7 +256,7 @@ def _check_gradients(factory: Callable, d: int, h: int, seed: int) -> None:
         )
 
 
-def _check_determinism(factory: Callable, d: int, h: int, seed: int) -> None:
+def _check_determinism(factory: CellFactory, d: int, h: int, seed: int) -> None:
     first, second = _encoder(factory, d, h, seed), _encoder(factory, d, h, seed)
     for (name, a), (_, b) in zip(
         first.state_dict().items(), second.state_dict().items(), strict=True
@@ -266,7 +277,7 @@ def _check_determinism(factory: Callable, d: int, h: int, seed: int) -> None:
     )
 
 
-def _check_state_dict(factory: Callable, d: int, h: int, seed: int, atol: float) -> None:
+def _check_state_dict(factory: CellFactory, d: int, h: int, seed: int, atol: float) -> None:
     source = _encoder(factory, d, h, seed)
     target = _encoder(factory, d, h, seed + 100)
     buffer = io.BytesIO()
@@ -286,7 +297,7 @@ def _check_state_dict(factory: Callable, d: int, h: int, seed: int, atol: float)
     )
 
 
-def _check_compiled(factory: Callable, d: int, h: int, seed: int, atol: float) -> Notes:
+def _check_compiled(factory: CellFactory, d: int, h: int, seed: int, atol: float) -> Notes:
     eager = _encoder(factory, d, h, seed)
     compiled = _encoder(factory, d, h, seed, "compiled")
     compiled.load_state_dict(eager.state_dict())

@@ -143,13 +143,14 @@ def _spawn(
             "every process evaluates val and exits cleanly",
             str(error).strip(),
         ) from error
-    return json.loads((directory / "result.json").read_text())
+    result: dict[str, Any] = json.loads((directory / "result.json").read_text())
+    return result
 
 
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        return int(probe.getsockname()[1])
 
 
 def _ddp_worker(

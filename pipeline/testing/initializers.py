@@ -38,12 +38,12 @@ def check_initializer(
     return notes
 
 
-def _call(fn: Callable, tensor: Tensor, seed: int, options: dict[str, Any]) -> Any:
+def _call(fn: Callable[..., Any], tensor: Tensor, seed: int, options: dict[str, Any]) -> Any:
     return fn(tensor, generator=torch.Generator().manual_seed(seed), **options)
 
 
 def _check_fill(
-    fn: Callable,
+    fn: Callable[..., Any],
     options: dict[str, Any],
     shape: tuple[int, ...],
     dtype: torch.dtype,

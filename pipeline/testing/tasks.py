@@ -18,6 +18,7 @@ from pipeline.testing.clauses import Notes, fail, require
 from pipeline.testing.ddp import check_ddp
 
 if TYPE_CHECKING:
+    from pipeline.components import Components
     from pipeline.config import Config
     from pipeline.plugins import Registries
 
@@ -118,7 +119,7 @@ def _first_batch(task: Task, split: str) -> Any:
     raise fail(f"dataloader({split!r}) yields at least one batch", "a batch", "no batches")
 
 
-def _step(task: Task, network: torch.nn.Module, batch: Any, metrics: dict) -> Tensor:
+def _step(task: Task, network: torch.nn.Module, batch: Any, metrics: dict[str, Any]) -> Tensor:
     result = task.step(network, batch, None, metrics)
     require(
         isinstance(result, StepResult),
@@ -190,7 +191,7 @@ def _check_round_trip(
     cfg: Config,
     task: Task,
     network: torch.nn.Module,
-    components: Any,
+    components: Components,
     texts: Sequence[str],
     directory: Path,
 ) -> None:
@@ -217,7 +218,9 @@ def _check_round_trip(
     )
 
 
-def _predictions(task: Task, network: torch.nn.Module, texts: Sequence[str]) -> list[dict]:
+def _predictions(
+    task: Task, network: torch.nn.Module, texts: Sequence[str]
+) -> list[dict[str, Any]]:
     predictions = task.predict(network, list(texts))
     require(
         isinstance(predictions, list) and len(predictions) == len(texts),
