@@ -63,8 +63,8 @@ def test_the_installed_entry_points_are_the_ones_pyproject_declares() -> None:
 
 @pytest.mark.parametrize("name", builtin_names("cells"))
 def test_builtin_cell_passes_check_cell(name: str, registries: Registries) -> None:
-    # The compiled runner's clause takes about 15 s a cell on 2 cores; test_testing.py runs
-    # it on one cell, and the runner it checks is the core's, the same for every cell.
+    # The compiled runner's clause compiles the runner for each cell, slow on CPU; the runner
+    # is the core's, the same for every cell, and test_testing.py runs that clause on one.
     notes = check_cell(registries.cells.get(name), compile=False)
     assert "compile=False: compiled runner not checked" in notes
 
