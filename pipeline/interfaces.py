@@ -9,6 +9,7 @@ Shapes: B batch, T time steps, D input features, H hidden units, V vocabulary si
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -136,7 +137,7 @@ class DataFacts:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class Task:
+class Task(ABC):
     """Everything task-specific: data to tensors, the network, the loss, metrics, prediction.
 
     One shared LightningModule drives every task; the core never branches on a task's name.
@@ -146,6 +147,10 @@ class Task:
     Life cycle in ``train``: ``prepare_data`` (reads and tokenises, cached), ``save_artifacts``
     (tokenizer, label maps; logged with the run), ``build_network``, then per batch ``step``.
     For ``predict``/``evaluate`` on a finished run: ``load_artifacts`` then ``build_network``.
+
+    The abstract methods are required (``pipeline plugins check`` names any that a task
+    lacks); ``config_problems``, ``vocabulary``, ``describe`` and ``write_reports`` have
+    defaults.
     """
 
     Options: ClassVar[type] = object
@@ -165,45 +170,47 @@ class Task:
         """Problems with settings this task cannot use, each naming the key and the fix."""
         return []
 
+    @abstractmethod
     def prepare_data(self, cache_dir: Path) -> DataFacts:
         """Read the splits, fit the tokenizer on train (unless loaded), tokenise (cached)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def save_artifacts(self, directory: Path) -> None:
         """Write what prediction needs besides weights (tokenizer, label maps) to directory."""
-        raise NotImplementedError
 
+    @abstractmethod
     def load_artifacts(self, directory: Path) -> None:
         """Read back what :meth:`save_artifacts` wrote."""
-        raise NotImplementedError
 
     def vocabulary(self) -> Sequence[str] | None:
         """Token of each embedding row (for pretrained vectors), or None without a vocabulary."""
         return None
 
+    @abstractmethod
     def build_network(self, components: Components) -> nn.Module:
         """The task's network, built from the registered cells via ``components``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def dataloader(self, split: str, rank: int = 0, world_size: int = 1) -> Any:
         """Batches of split (train, val, test) for this process; each rank gets its own shard."""
-        raise NotImplementedError
 
+    @abstractmethod
     def metrics(self) -> dict[str, Any]:
         """Fresh torchmetrics ``Metric`` objects keyed by ``metric_names`` (one set per split)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def step(
         self, network: nn.Module, batch: Any, carry: Any, metrics: dict[str, Any]
     ) -> StepResult:
         """Loss of one batch; update ``metrics`` in place. ``carry`` is None at epoch start."""
-        raise NotImplementedError
 
-    def predict(self, network: nn.Module, texts: Sequence[str], **options: Any) -> list[dict]:
+    @abstractmethod
+    def predict(
+        self, network: nn.Module, texts: Sequence[str], **options: Any
+    ) -> list[dict[str, Any]]:
         """Predictions from raw text, one JSON-ready dict per input text."""
-        raise NotImplementedError
 
-    def describe(self, prediction: dict) -> str:
+    def describe(self, prediction: dict[str, Any]) -> str:
         """One prediction as readable text for the terminal."""
         return str(prediction)
 
@@ -213,6 +220,7 @@ class Task:
         Called once on rank 0 after testing, with the best weights loaded; whatever lands in
         ``directory`` is logged under the run's ``reports/`` artifacts. Default: nothing.
         """
+        return None
 
 
 CellFactory = Callable[[int, int], Cell]

@@ -86,7 +86,8 @@ class Registry:
         return obj
 
     def _validate(self, name: str, obj: Any, record: PluginRecord) -> None:
-        """Run the contract's validator; any failure becomes one PluginError with the origin."""
+        """Run the contract's validator; its ContractError (or any failure) becomes one
+        PluginError that adds the origin and how to block the plugin."""
         if self.validator is None:
             return
         try:

@@ -29,12 +29,12 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
-from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from pipeline.cache import cached_dir
 from pipeline.data import LOADER_SPLITS, DataError, carve, fingerprint
 from pipeline.interfaces import DataFacts, StepResult, Task
+from pipeline.metrics import WeightedMean
 from pipeline.tokenizers import Tokenizer, build_tokenizer, load_tokenizer
 from plugins.tasks.text_formats import (
     LINE_FORMATS,
@@ -379,7 +379,7 @@ class ClassificationTask(Task):
     def metrics(self) -> dict[str, Any]:
         classes = len(self.labels)
         return {
-            "loss": MeanMetric(nan_strategy="disable"),
+            "loss": WeightedMean(),
             "accuracy": MulticlassAccuracy(classes, average="micro"),
             "macro_f1": MulticlassF1Score(classes, average="macro"),
         }

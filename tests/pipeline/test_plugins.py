@@ -34,8 +34,8 @@ if TYPE_CHECKING:
     from torch import Tensor
 
 TEST_DIST = "rnn-pipeline-testplugins"
-BROKEN = {"test_broken_cell", "test_not_callable"}
-"""Plugins of the test distribution that fail on load: an ImportError and a broken contract."""
+BROKEN = {"test_broken_cell", "test_not_callable", "test_incomplete_task"}
+"""Plugins of the test distribution that fail on load: an ImportError and broken contracts."""
 HEAVY = ("torch", "lightning", "mlflow")
 BUILTIN = {
     "cells": {"rnn_tanh", "rnn_sigmoid", "rnn_relu", "lstm", "gru"},
@@ -195,23 +195,26 @@ def test_check_reports_broken_plugins_and_fails(test_dist_version: str) -> None:
         assert fact in broken["error"]
     assert rows["test_not_callable"]["status"] == "broken"
     assert "contract" in rows["test_not_callable"]["error"]
+    incomplete = rows["test_incomplete_task"]
+    assert incomplete["status"] == "broken"
+    assert (
+        "does not implement predict() (required by pipeline.interfaces.Task)"
+        in (incomplete["error"])
+    )
     others = {n: r["status"] for n, r in rows.items() if n not in BROKEN}
     assert set(others.values()) == {"loaded"}
     assert set().union(*BUILTIN.values(), {"test_good_cell"}) <= set(others)
 
 
 def test_check_passes_with_broken_plugins_blocked() -> None:
-    # Blocking only test_broken_cell still leaves test_not_callable broken, so both are blocked.
-    result = run_pipeline(
-        "plugins",
-        "check",
-        "--json",
-        env={BLOCK_ENV: "test_broken_cell,initializers:test_not_callable"},
-    )
+    # Blocking only test_broken_cell still leaves the other two broken, so all are blocked.
+    blocked = "test_broken_cell,initializers:test_not_callable,tasks:test_incomplete_task"
+    result = run_pipeline("plugins", "check", "--json", env={BLOCK_ENV: blocked})
     assert result.returncode == 0, result.stdout + result.stderr
     rows = {row["name"]: row for row in json.loads(result.stdout)["plugins"]}
     assert rows["test_broken_cell"]["status"] == "blocked"
     assert rows["test_not_callable"]["status"] == "blocked"
+    assert rows["test_incomplete_task"]["status"] == "blocked"
     assert rows["test_good_cell"]["status"] == "loaded"
 
 
@@ -230,9 +233,22 @@ def test_get_broken_plugin_raises_with_its_origin(test_dist_version: str) -> Non
 
 
 def test_get_plugin_breaking_its_contract_raises() -> None:
+    from pipeline.contracts import ContractError
+
     registry = default_registries().initializers
-    with pytest.raises(PluginError, match="test_not_callable.*breaks the contract.*not callable"):
+    with pytest.raises(
+        PluginError, match="test_not_callable.*breaks the contract.*not callable"
+    ) as raised:
         registry.get("test_not_callable")
+    assert isinstance(raised.value.__cause__, ContractError)
+    assert "rnn-pipeline-testplugins" in str(raised.value)  # the wrapper adds the origin
+
+
+def test_contracts_import_without_the_plugin_machinery() -> None:
+    code = "import sys, pipeline.contracts; print('pipeline.plugins' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
 
 
 def test_unknown_name_suggests_close_matches() -> None:
@@ -331,7 +347,7 @@ def test_register_adds_a_local_component_and_rejects_duplicates() -> None:
 
 def bad_plugins() -> list[tuple[str, object, str]]:
     """(kind, plugin, fragment of the message) for plugins each breaking one rule."""
-    from pipeline.interfaces import Cell, Task
+    from pipeline.interfaces import Cell, DataFacts, Task
 
     class NoStep(Cell):
         pass
@@ -358,6 +374,15 @@ def bad_plugins() -> list[tuple[str, object, str]]:
     class NoOptions(Task):
         pass
 
+    class OnlyData(Task):
+        Options = TaskOptions
+
+        def prepare_data(self, cache_dir: Path) -> DataFacts:
+            return DataFacts()
+
+        def dataloader(self, split: str, rank: int = 0, world_size: int = 1) -> list[object]:
+            return []
+
     def no_generator(tensor: Tensor) -> None:
         return None
 
@@ -371,18 +396,26 @@ def bad_plugins() -> list[tuple[str, object, str]]:
         ("tasks", Cell, "is not a subclass of pipeline.interfaces.Task"),
         ("tasks", BadMonitor, "monitor 'val_accuracy' is not one of"),
         ("tasks", NoOptions, "Options must be a dataclass"),
+        (
+            "tasks",
+            OnlyData,
+            "it does not implement build_network(), load_artifacts(), metrics(), predict(), "
+            "save_artifacts(), step() (required by pipeline.interfaces.Task)",
+        ),
     ]
 
 
 def test_contracts_reject_each_broken_rule() -> None:
     from pipeline import contracts
+    from pipeline.errors import UserError
 
     for kind, plugin, problem in bad_plugins():
-        with pytest.raises(PluginError) as raised:
+        with pytest.raises(contracts.ContractError) as raised:
             contracts.VALIDATORS[kind]("my_plugin", plugin)
         message = str(raised.value)
         assert f"{kind} plugin 'my_plugin' breaks the contract" in message, (kind, plugin)
         assert problem in message, (kind, plugin, message)
+        assert isinstance(raised.value, UserError)  # the CLI prints it on one line
 
 
 def test_contracts_accept_builtins_and_third_party(test_dist_version: str) -> None:

@@ -25,11 +25,11 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
-from torchmetrics import MeanMetric
 
 from pipeline.data import Splits, load_text_splits
 from pipeline.errors import DataError
 from pipeline.interfaces import DataFacts, StepResult, Task
+from pipeline.metrics import WeightedMean
 from pipeline.preparation import Encoded, prepare_cached, task_cache_key
 from pipeline.sharding import shard
 from pipeline.tokenizers import Tokenizer, build_tokenizer, load_tokenizer
@@ -48,7 +48,7 @@ class LanguageModelOptions:
     """Share the embedding and output matrices (Press & Wolf 2017); needs H == embedding size."""
 
 
-class Perplexity(MeanMetric):
+class Perplexity(WeightedMean):
     """exp of the token-weighted mean cross-entropy; reduced correctly across DDP ranks."""
 
     def compute(self) -> Tensor:
@@ -212,12 +212,7 @@ class LanguageModelTask(Task):
         )
 
     def metrics(self) -> dict[str, Any]:
-        # nan_strategy "disable": a diverged (NaN) loss shows as NaN instead of being dropped
-        # with a warning, and no per-step NaN test forces a GPU sync
-        return {
-            "loss": MeanMetric(nan_strategy="disable"),
-            "ppl": Perplexity(nan_strategy="disable"),
-        }
+        return {"loss": WeightedMean(), "ppl": Perplexity()}
 
     def step(
         self, network: nn.Module, batch: Any, carry: Any, metrics: dict[str, Any]

@@ -21,6 +21,7 @@ from torchmetrics import MeanMetric, Metric
 from pipeline.cache import cached_dir
 from pipeline.data import LOADER_SPLITS, DataError, fingerprint
 from pipeline.interfaces import DataFacts, StepResult, Task
+from pipeline.metrics import WeightedMean
 from pipeline.tokenizers import PAD_ID, Tokenizer, build_tokenizer, load_tokenizer
 from plugins.tasks.tagging.conll import Sentence, read_sentences, to_internal
 from plugins.tasks.tagging.crf import CRF, allowed_transitions
@@ -218,8 +219,8 @@ class TaggingTask(Task):
             name: EntityScore(name, len(self.types)) for name in ENTITY_METRICS
         }
         # nan_strategy="disable": NaN shows as NaN, and no per-step GPU sync to look for one
-        mean = {name: MeanMetric(nan_strategy="disable") for name in ("loss", "accuracy")}
-        return {**mean, **entity}
+        accuracy = MeanMetric(nan_strategy="disable")
+        return {"loss": WeightedMean(), "accuracy": accuracy, **entity}
 
     def step(
         self, network: nn.Module, batch: TaggingBatch, carry: Any, metrics: dict[str, Any]
