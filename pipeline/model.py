@@ -85,10 +85,7 @@ class PipelineModule(L.LightningModule):
         self._log_epoch("test")
 
     def training_step(self, batch: Any, batch_index: int) -> torch.Tensor:
-        loss = self._step(batch, "train")
-        if self.trainer.progress_bar_callback is not None:  # shown there only
-            self.log("loss", loss.detach(), prog_bar=True, logger=False)
-        return loss
+        return self._step(batch, "train")  # the progress bar reads the returned loss
 
     def validation_step(self, batch: Any, batch_index: int) -> None:
         self._step(batch, "val")
