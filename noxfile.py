@@ -73,6 +73,10 @@ def demo(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Throughput of the pipeline against a plain PyTorch loop (prints figures)."""
+    """The pipeline against a plain PyTorch loop (prints figures): `nox -s bench` runs
+    benchmarks/cli_epoch.py; `nox -s bench -- SCRIPT.py ARGS` runs another benchmark."""
     install(session)
-    session.run("python", "benchmarks/lm_throughput.py", *session.posargs)
+    script, *args = session.posargs or ["cli_epoch.py"]
+    if not script.endswith(".py"):  # options only: they are cli_epoch.py's
+        script, args = "cli_epoch.py", list(session.posargs)
+    session.run("python", f"benchmarks/{script}", *args)

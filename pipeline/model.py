@@ -55,8 +55,8 @@ class PipelineModule(L.LightningModule):
         """Log each metric of split once, computed over the epoch, then reset it.
 
         ``compute`` reduces across DDP ranks (torchmetrics), so every rank calls it. Logging
-        the Metric objects at every step instead cost about 1.4 ms of Lightning bookkeeping per
-        batch, as much as the whole step of a small model on a GPU.
+        the Metric objects at every step instead adds Lightning bookkeeping to every batch,
+        as much as the whole step of a small model on a GPU (benchmarks/README.md).
         """
         for name, metric in self.split_metrics[f"{split}_metrics"].items():
             with warnings.catch_warnings():
