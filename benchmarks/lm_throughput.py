@@ -194,10 +194,13 @@ class BatchTimer(Callback):
     def last_loss(self) -> float:
         return float("nan") if self.loss is None else self.loss.item()
 
-    def tokens_per_second(self) -> float:
+    def seconds(self) -> float:
         if self.start is None or self.end is None or self.batches == 0:
             raise RuntimeError(f"no timed batches (warm-up {self.warmup} batches)")
-        return self.tokens / (self.end - self.start)
+        return self.end - self.start
+
+    def tokens_per_second(self) -> float:
+        return self.tokens / self.seconds()
 
 
 @contextmanager
@@ -343,7 +346,7 @@ def lm_comparison(args: argparse.Namespace, workdir: Path) -> list[str]:
         timer = run_pipeline(cfg, workdir, args.warmup)
         call_seconds = time.perf_counter() - start
         pipeline_rates.append(timer.tokens_per_second())
-        overhead.append(call_seconds - (timer.end - timer.start))
+        overhead.append(call_seconds - (timer.seconds()))
         plain = run_plain(streams, data.initial_weights, batches, args.warmup, args.device)
         plain_rates.append(plain.tokens_per_second())
         if timer.batches != plain.batches:
@@ -351,7 +354,7 @@ def lm_comparison(args: argparse.Namespace, workdir: Path) -> list[str]:
         losses = (timer.last_loss(), plain.last_loss)
         log(
             f"  round {round_index}: A pipeline {pipeline_rates[-1]:6.0f} tok/s "
-            f"({timer.batches} batches in {timer.end - timer.start:.1f} s, whole train() call "
+            f"({timer.batches} batches in {timer.seconds():.1f} s, whole train() call "
             f"{call_seconds:.1f} s) | B plain {plain_rates[-1]:6.0f} tok/s ({plain.batches} "
             f"batches in {plain.seconds:.1f} s) | last-batch loss A {losses[0]:.4f} "
             f"B {losses[1]:.4f}"

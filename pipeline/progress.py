@@ -86,7 +86,7 @@ class TimedProgressBar(ProgressBar):
         """Draw stage's bar complete (when its total is known) and close it."""
         bar = self._bars.get(stage)
         if bar is not None:
-            self._advance(stage, bar.n if bar.total is None else bar.total, final=True)
+            self._advance(stage, int(bar.n if bar.total is None else bar.total), final=True)
         self._close(stage)
 
     def _close(self, stage: str) -> None:
