@@ -17,7 +17,7 @@ import time
 from typing import Any
 
 import lightning as L
-from lightning.pytorch.callbacks.progress import ProgressBar
+from lightning.pytorch.callbacks import ProgressBar
 from torch import Tensor
 from tqdm import tqdm
 
