@@ -1,4 +1,5 @@
-"""Sessions: tests, lint, typecheck, distributed, demo, bench. ``python3 -m pip install nox && nox -s tests``.
+"""Sessions: tests, lint, typecheck, distributed, demo, bench.
+``python3 -m pip install nox && nox -s tests``.
 
 torch is installed first as torch==2.13.0 (the CPU wheel); set RNN_PIPELINE_TORCH to another
 pip spec for GPUs, e.g. RNN_PIPELINE_TORCH="torch==2.13.0 --index-url https://.../cu128".
@@ -80,6 +81,10 @@ def demo(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Throughput of the pipeline against a plain PyTorch loop (prints figures)."""
+    """The pipeline against a plain PyTorch loop (prints figures): `nox -s bench` runs
+    benchmarks/cli_epoch.py; `nox -s bench -- SCRIPT.py ARGS` runs another benchmark."""
     install(session)
-    session.run("python", "benchmarks/lm_throughput.py", *session.posargs)
+    script, *args = session.posargs or ["cli_epoch.py"]
+    if not script.endswith(".py"):  # options only: they are cli_epoch.py's
+        script, args = "cli_epoch.py", list(session.posargs)
+    session.run("python", f"benchmarks/{script}", *args)

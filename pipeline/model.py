@@ -56,8 +56,8 @@ class PipelineModule(L.LightningModule):
         """Log each metric of split once, computed over the epoch, then reset it.
 
         ``compute`` reduces across DDP ranks (torchmetrics), so every rank calls it. Logging
-        the Metric objects at every step instead cost about 1.4 ms of Lightning bookkeeping per
-        batch, as much as the whole step of a small model on a GPU.
+        the Metric objects at every step instead adds Lightning bookkeeping to every batch,
+        as much as the whole step of a small model on a GPU (benchmarks/README.md).
         """
         for name, metric in self.split_metrics[f"{split}_metrics"].items():
             with warnings.catch_warnings():
@@ -86,10 +86,7 @@ class PipelineModule(L.LightningModule):
         self._log_epoch("test")
 
     def training_step(self, batch: Any, batch_index: int) -> torch.Tensor:
-        loss = self._step(batch, "train")
-        if self.trainer.progress_bar_callback is not None:  # shown there only
-            self.log("loss", loss.detach(), prog_bar=True, logger=False)
-        return loss
+        return self._step(batch, "train")  # the progress bar reads the returned loss
 
     def validation_step(self, batch: Any, batch_index: int) -> None:
         self._step(batch, "val")

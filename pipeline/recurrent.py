@@ -3,9 +3,9 @@
 Three runners compute the same function:
 - ``fused``: torch's whole-sequence kernels (cuDNN on GPUs) for cells with a ``fused_mode``;
 - ``compiled``: the time-step loop compiled by ``torch.compile`` (fused elementwise kernels,
-  no Python per step). Measured on 2 idle CPU cores (benchmarks/lm_throughput.py, 2x200,
-  batch 20, bptt 20) it ran the sigmoid RNN 1.28x faster than eager after a one-off compile
-  of ~31 s, while TorchScript ran 0.9x of eager, so torch.compile it is;
+  no Python per step). On CPU it beat the eager loop after a one-off compile, where
+  TorchScript did not (figures: benchmarks/README.md, runner_speed.py), so torch.compile it
+  is;
 - ``eager``: the same loop in Python, and the fallback when compilation fails.
 
 The encoder state is torch's layout: a list of ``cell.state_size`` tensors, each

@@ -317,7 +317,7 @@ def test_cell_meets_the_contract() -> None:
     from pipeline.testing import check_cell
     from $package.cell import ${camel}Cell
 
-    check_cell(${camel}Cell, compile=False)  # compile=True also checks torch.compile (~15 s)
+    check_cell(${camel}Cell, compile=False)  # compile=True also checks torch.compile (slow)
 """,
     "initializer": """
 

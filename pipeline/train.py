@@ -31,6 +31,7 @@ from pipeline.logger import RunLogger
 from pipeline.model import PipelineModule
 from pipeline.plots import learning_curve
 from pipeline.plugins import Registries, default_registries
+from pipeline.progress import TimedProgressBar
 from pipeline.runs import checkpoint_dir, fetch_run_files, local_dir, open_run, resume_checkpoint
 from pipeline.tracking import Tracker, final_status
 
@@ -248,6 +249,7 @@ def _build_trainer(
         best,
         SaveOnException(directory / "last.ckpt"),
         LearningRateMonitor("epoch"),
+        *([TimedProgressBar()] if settings.progress_bar else []),
         *run.callbacks,
     ]
     if settings.early_stopping_patience > 0:

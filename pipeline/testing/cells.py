@@ -37,7 +37,7 @@ def check_cell(
     (outputs zero at padding, final state at each length equals the unpadded run); detached
     state and ``.to(dtype)`` (and to CUDA when available); gradients reach every parameter;
     construction and outputs are deterministic under a seed; a ``state_dict`` save/load
-    round trip; and, with ``compile=True`` (about 15 s), the ``torch.compile``'d runner agrees
+    round trip; and, with ``compile=True``, the ``torch.compile``'d runner agrees
     with eager or the note says why it fell back to the eager loop.
     """
     with torch.random.fork_rng(devices=[]):  # seeds the checks, not the caller's RNG

@@ -47,7 +47,7 @@ def check_task(
     ``save_artifacts``/``load_artifacts`` round trip into a fresh task gives the same
     predictions; ``predict`` returns one JSON-serialisable dict per text.
 
-    With ``ddp=True`` (5-10 s: two processes start and import torch), the trained network
+    With ``ddp=True`` (two processes start and import torch), the trained network
     evaluates the whole val split in 2 spawned CPU processes (gloo): ``dataloader("val",
     rank, 2)`` must give the ranks different batches, and each metric, reduced across them,
     must equal its one-process value.

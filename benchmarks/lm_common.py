@@ -1,0 +1,192 @@
+"""What the language-model benchmarks share: the model they compare, its data, reporting.
+
+The model is the one of issue 15: a 2-layer LSTM of 200 units, embedding 200, a word
+vocabulary of 10k, batch 20, bptt 20, SGD lr 20, gradient clipping 0.25, dropout 0, fp32.
+``lm_throughput.py`` and ``cli_epoch.py`` train it with the pipeline and with the plain loop
+below; ``runner_speed.py`` uses its sizes for the encoder alone.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import statistics
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "wikitext2"
+WIKITEXT_FILES = ("wiki.train.tokens", "wiki.valid.tokens", "wiki.test.tokens")
+SPLITS = ("train", "validation", "test")
+
+VOCAB = 10_000
+EMBEDDING = HIDDEN = 200
+LAYERS = 2
+BATCH = 20
+EVAL_BATCH = 10  # conf/base.yaml's data.eval_batch_size
+BPTT = 20
+LR = 20.0
+CLIP = 0.25
+SEED = 42
+
+State = tuple[Tensor, Tensor]
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def wikitext_files(data: Path) -> dict[str, Path] | None:
+    """WikiText-2's train/validation/test files in data, or None when one is missing."""
+    files = [data / name for name in WIKITEXT_FILES]
+    if all(path.is_file() for path in files):
+        return dict(zip(SPLITS, files, strict=True))
+    return None
+
+
+def quoted(value: object) -> str:
+    """A YAML scalar that reads back as this exact string (paths with ':' or spaces)."""
+    return json.dumps(str(value))
+
+
+def lm_overrides(files: dict[str, Path], cache_dir: Path, tracking_uri: str) -> list[str]:
+    """``KEY=VALUE`` overrides of conf/base.yaml that pin the compared model and its data.
+
+    Everything else (progress bar, trainer epochs, devices, threads) stays for the caller.
+    """
+    return [
+        *(f"data.{split}={quoted(path)}" for split, path in files.items()),
+        f"data.batch_size={BATCH}",
+        f"data.eval_batch_size={EVAL_BATCH}",
+        f"data.cache_dir={quoted(cache_dir)}",
+        f"task.bptt={BPTT}",
+        "task.tie_weights=false",
+        "tokenizer.kind=word",
+        f"tokenizer.vocab_size={VOCAB}",
+        "model.cell=lstm",
+        "model.runner=auto",
+        f"model.embedding_size={EMBEDDING}",
+        f"model.hidden_size={HIDDEN}",
+        f"model.num_layers={LAYERS}",
+        "model.dropout=0",
+        "optim.name=sgd",
+        f"optim.lr={LR}",
+        "optim.momentum=0",
+        "optim.weight_decay=0",
+        "optim.schedule=none",
+        "trainer.precision=32-true",
+        f"trainer.gradient_clip_val={CLIP}",
+        "trainer.early_stopping_patience=0",
+        f"tracking.uri={quoted(tracking_uri)}",
+    ]
+
+
+# ----------------------------------------------------------------------------- plain loop
+
+
+class PlainLanguageModel(nn.Module):
+    """nn.Embedding -> nn.LSTM -> nn.Linear, the model as a PyTorch user writes it."""
+
+    def __init__(self, vocab: int) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(vocab, EMBEDDING)
+        self.lstm = nn.LSTM(EMBEDDING, HIDDEN, LAYERS, batch_first=True)
+        self.output = nn.Linear(HIDDEN, vocab)
+
+    def forward(self, tokens: Tensor, state: State | None) -> tuple[Tensor, State]:
+        """(B, T) ids -> (B, T, vocab) logits and the new (h, c), each (layers, B, H)."""
+        hidden, state = self.lstm(self.embedding(tokens), state)
+        return self.output(hidden), state
+
+
+def batchify(ids: Tensor, streams: int) -> Tensor:
+    """(N,) ids -> (streams, N // streams): contiguous streams, the remainder dropped."""
+    length = ids.numel() // streams
+    return ids[: length * streams].view(streams, length)
+
+
+def full_windows(streams: Tensor) -> int:
+    """How many full bptt windows (inputs and shifted targets) the (B, L) streams hold."""
+    return (streams.size(1) - 1) // BPTT
+
+
+def all_windows(streams: Tensor) -> int:
+    """How many bptt windows, the last one possibly shorter, the (B, L) streams hold."""
+    return -(-(streams.size(1) - 1) // BPTT)
+
+
+def window(streams: Tensor, index: int) -> tuple[Tensor, Tensor]:
+    """Window index of (B, L) streams: (B, T) inputs and the (B, T) next tokens, T <= BPTT."""
+    chunk = streams[:, index * BPTT : index * BPTT + BPTT + 1]
+    return chunk[:, :-1], chunk[:, 1:]
+
+
+def loss_of(logits: Tensor, targets: Tensor) -> Tensor:
+    """Mean cross-entropy of (B, T, vocab) logits against (B, T) targets."""
+    return F.cross_entropy(logits.flatten(0, 1), targets.flatten())
+
+
+def train_step(
+    model: PlainLanguageModel,
+    optimizer: torch.optim.Optimizer,
+    inputs: Tensor,
+    targets: Tensor,
+    state: State | None,
+) -> tuple[Tensor, State]:
+    """One SGD step with clipping; returns the (detached) loss and the detached state."""
+    optimizer.zero_grad()
+    logits, state = model(inputs, state)
+    loss = loss_of(logits, targets)
+    loss.backward()
+    nn.utils.clip_grad_norm_(model.parameters(), CLIP)
+    optimizer.step()
+    return loss.detach(), (state[0].detach(), state[1].detach())
+
+
+# ----------------------------------------------------------------------------- reporting
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def figures(values: list[float], fmt: str) -> str:
+    return ", ".join(format(v, fmt) for v in values)
+
+
+def verdict(ratio: float, target: float) -> str:
+    return f"target >= {target}: {'met' if ratio >= target else 'NOT met'}"
+
+
+def log(message: str = "") -> None:
+    print(message, flush=True)
+
+
+def load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.2f} (1 min), {five:.2f} (5 min)"
+
+
+def machine(threads: int) -> str:
+    return (
+        f"machine: {os.cpu_count()} cores (os.cpu_count), {platform.machine()}, torch "
+        f"{torch.__version__}, {threads or torch.get_num_threads()} torch threads, python "
+        f"{platform.python_version()}"
+    )
+
+
+def synchronize() -> None:
+    """Wait for queued GPU work (timings on CUDA); nothing on the CPU."""
+    if torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+
+
+def quiet_libraries() -> None:
+    """Keep MLflow's and alembic's start-up chatter out of the figures."""
+    for name in ("alembic", "mlflow", "lightning", "lightning.pytorch", "torch._dynamo"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
