@@ -13,7 +13,7 @@ import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import yaml
 
@@ -257,7 +257,7 @@ def build_config(raw: dict[str, Any], registries: Registries | None = None) -> C
     _check_init_options(cfg, problems)
     if problems:
         raise ConfigError(problems)
-    return cfg
+    return cast(Config, cfg)
 
 
 def _task_class(name: Any, registries: Registries | None, problems: list[str]) -> Any:
@@ -290,7 +290,7 @@ def _build(cls: type, raw: Any, prefix: str, problems: list[str]) -> Any:
             continue
         kind = hints[name]
         if dataclasses.is_dataclass(kind):
-            values[name] = _build(kind, raw[name], f"{prefix}{name}.", problems)
+            values[name] = _build(cast(type, kind), raw[name], f"{prefix}{name}.", problems)
         elif name == "options" and cls is TaskConfig:
             continue
         else:
@@ -298,11 +298,15 @@ def _build(cls: type, raw: Any, prefix: str, problems: list[str]) -> Any:
     return cls(**values)
 
 
-def _check_value(key: str, value: Any, kind: Any, spec: dataclasses.Field, problems: list) -> Any:
+def _check_value(
+    key: str, value: Any, kind: Any, spec: dataclasses.Field[Any], problems: list[str]
+) -> Any:
     error = type_problem(value, kind)
     if error:
         problems.append(f"{key}: {error}, got {value!r}")
-        return spec.default if spec.default is not dataclasses.MISSING else spec.default_factory()
+        if spec.default is not dataclasses.MISSING:
+            return spec.default
+        return spec.default_factory()  # type: ignore[operator]  # every field has one of the two
     low, high = spec.metadata.get("min"), spec.metadata.get("max")
     numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
     if numeric and ((low is not None and value < low) or (high is not None and value > high)):
@@ -326,8 +330,10 @@ def _check_init_options(cfg: Config, problems: list[str]) -> None:
             problems.append(
                 f"init.options.{group}: unknown group; allowed: {', '.join(INIT_GROUPS)}"
             )
-        elif not isinstance(options, dict):
-            problems.append(f"init.options.{group}: expected a mapping of option: value")
+        elif not isinstance(options, dict):  # raw YAML: the annotation is not checked yet
+            problems.append(  # type: ignore[unreachable]
+                f"init.options.{group}: expected a mapping of option: value"
+            )
 
 
 # ----------------------------------------------------------------------------- output

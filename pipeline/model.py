@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, Literal, cast
 
 import lightning as L
 import torch
 from torch import nn
+from torchmetrics import Metric
 
 from pipeline.config import OptimConfig
 from pipeline.interfaces import Task
@@ -45,10 +46,13 @@ class PipelineModule(L.LightningModule):
 
     # ------------------------------------------------------------------------- steps
 
+    def _metrics(self, split: str) -> dict[str, Metric]:
+        """The task's metrics of one split, by name."""
+        return dict(cast(nn.ModuleDict, self.split_metrics[f"{split}_metrics"]).items())  # type: ignore[arg-type]
+
     def _step(self, batch: Any, split: str) -> torch.Tensor:
         """The task's step; it updates the split's metrics, which are logged per epoch."""
-        metrics = self.split_metrics[f"{split}_metrics"]
-        result = self.task.step(self.network, batch, self._carry.get(split), metrics)
+        result = self.task.step(self.network, batch, self._carry.get(split), self._metrics(split))
         self._carry[split] = result.carry
         return result.loss
 
@@ -59,7 +63,7 @@ class PipelineModule(L.LightningModule):
         the Metric objects at every step instead adds Lightning bookkeeping to every batch,
         as much as the whole step of a small model on a GPU (benchmarks/README.md).
         """
-        for name, metric in self.split_metrics[f"{split}_metrics"].items():
+        for name, metric in self._metrics(split).items():
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # "compute before update" on an empty shard
                 value = metric.compute()
@@ -101,14 +105,15 @@ class PipelineModule(L.LightningModule):
         schedule = self.optim.schedule
         if schedule == "step":
             factor, start = self.optim.decay_factor, self.optim.decay_start_epoch
-            scheduler = torch.optim.lr_scheduler.LambdaLR(
+            decay = torch.optim.lr_scheduler.LambdaLR(
                 optimizer, lambda epoch: factor ** max(0, epoch - start + 1)
             )
-            return {"optimizer": optimizer, "lr_scheduler": scheduler}
+            return {"optimizer": optimizer, "lr_scheduler": decay}
         if schedule == "plateau":
+            mode: Literal["min", "max"] = "max" if self.task.monitor_mode == "max" else "min"
             scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
                 optimizer,
-                mode=self.task.monitor_mode,
+                mode=mode,
                 factor=self.optim.decay_factor,
                 patience=self.optim.plateau_patience,
             )
@@ -125,5 +130,6 @@ def build_optimizer(parameters: Any, optim: OptimConfig) -> torch.optim.Optimize
         return torch.optim.SGD(
             parameters, lr=optim.lr, momentum=optim.momentum, weight_decay=optim.weight_decay
         )
-    optimizer_class = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[optim.name]
-    return optimizer_class(parameters, lr=optim.lr, weight_decay=optim.weight_decay)
+    if optim.name == "adam":
+        return torch.optim.Adam(parameters, lr=optim.lr, weight_decay=optim.weight_decay)
+    return torch.optim.AdamW(parameters, lr=optim.lr, weight_decay=optim.weight_decay)

@@ -186,7 +186,8 @@ def _orthogonal_block(
     q, r = torch.linalg.qr(sample)
     signs = torch.sign(torch.diagonal(r))
     q = q * torch.where(signs == 0, torch.ones_like(signs), signs)
-    return q if rows >= cols else q.T
+    result: torch.Tensor = q if rows >= cols else q.T
+    return result
 
 
 def _check_orthogonal(*, gain: object, blocks: object) -> None:

@@ -130,13 +130,11 @@ def _spawn(
     directory: Path,
 ) -> dict[str, Any]:
     """Run :func:`_ddp_worker` in WORLD_SIZE spawned processes; return rank 0's result."""
-    from torch.multiprocessing.spawn import ProcessException
+    from torch.multiprocessing.spawn import ProcessException, start_processes
 
     args = (task_class, cfg, cache, registries, directory, _free_port())
     try:
-        torch.multiprocessing.start_processes(
-            _ddp_worker, args=args, nprocs=WORLD_SIZE, start_method="spawn"
-        )
+        start_processes(_ddp_worker, args=args, nprocs=WORLD_SIZE, start_method="spawn")
     except ProcessException as error:
         raise fail(
             f"the task runs under {WORLD_SIZE}-process DDP (gloo)",

@@ -404,7 +404,8 @@ def write_demo_corpus(
     paths: dict[str, Path] = {}
     seen: set[str] = set()
     for index, (split, filename, count) in enumerate(splits):
-        rng, lines = random.Random(seed * 3 + index), []
+        rng = random.Random(seed * 3 + index)
+        lines: list[str] = []
         while len(lines) < count:
             line = _sentence(rng)
             lines += [] if line in seen else [line]

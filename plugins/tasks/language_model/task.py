@@ -27,7 +27,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from pipeline.data import Splits, load_text_splits
-from pipeline.errors import DataError
+from pipeline.errors import DataError, UserError
 from pipeline.interfaces import DataFacts, StepResult, Task
 from pipeline.metrics import WeightedMean
 from pipeline.preparation import Encoded, prepare_cached, task_cache_key
@@ -77,7 +77,7 @@ class LanguageModelNetwork(nn.Module):
         return self.output(self.dropout(hidden)), state
 
 
-class StreamChunks(torch.utils.data.Dataset):
+class StreamChunks(torch.utils.data.Dataset[tuple[Tensor, Tensor]]):
     """Consecutive (input, target) windows of bptt steps over (B, N) parallel streams."""
 
     def __init__(self, streams: Tensor, bptt: int) -> None:
@@ -141,6 +141,13 @@ class LanguageModelTask(Task):
         self.tokenizer: Tokenizer | None = None
         self.tokens: dict[str, Tensor] = {}
 
+    @property
+    def fitted_tokenizer(self) -> Tokenizer:
+        """The tokenizer once fitted in prepare_data or loaded with the run's artifacts."""
+        if self.tokenizer is None:
+            raise RuntimeError("language_model: prepare_data or load_artifacts must run first")
+        return self.tokenizer
+
     @classmethod
     def config_problems(cls, cfg: Config) -> list[str]:
         problems = []
@@ -160,7 +167,7 @@ class LanguageModelTask(Task):
     def prepare_data(self, cache_dir: Path) -> DataFacts:
         prepared = prepare_cached(self, cache_dir, loaded=self.tokenizer is not None)
         self.tokens = prepared.tensors
-        return prepared.facts(vocabulary=len(self.tokenizer))
+        return prepared.facts(vocabulary=len(self.fitted_tokenizer))
 
     def cache_key(self) -> dict[str, Any]:
         data = self.cfg.data
@@ -178,18 +185,18 @@ class LanguageModelTask(Task):
 
     def encode(self, split: str, examples: list[str]) -> Encoded:
         """Lines -> one (N,) stream of token ids, ``<eos>`` after each line."""
-        ids = self.tokenizer.encode_lines(examples, eos=True, progress=True)
+        ids = self.fitted_tokenizer.encode_lines(examples, eos=True, progress=True)
         stream = torch.tensor([i for line in ids for i in line], dtype=torch.long)
         return Encoded(stream, {f"{split}_tokens": stream.numel()})
 
     def save_artifacts(self, directory: Path) -> None:
-        self.tokenizer.save(directory / "tokenizer")
+        self.fitted_tokenizer.save(directory / "tokenizer")
 
     def load_artifacts(self, directory: Path) -> None:
         self.tokenizer = load_tokenizer(directory / "tokenizer")
 
     def vocabulary(self) -> Sequence[str]:
-        return self.tokenizer.vocab
+        return self.fitted_tokenizer.vocab
 
     def dataloader(self, split: str, rank: int = 0, world_size: int = 1) -> Any:
         data = self.cfg.data
@@ -205,7 +212,7 @@ class LanguageModelTask(Task):
     def build_network(self, components: Components) -> nn.Module:
         model = self.cfg.model
         return LanguageModelNetwork(
-            components.embedding(len(self.tokenizer)),
+            components.embedding(len(self.fitted_tokenizer)),
             components.encoder(model.embedding_size),
             model.dropout,
             self.options.tie_weights,
@@ -235,8 +242,14 @@ class LanguageModelTask(Task):
         sample: int = 0,
         temperature: float = 1.0,
         seed: int = 0,
-    ) -> list[dict]:
+        **unknown: Any,
+    ) -> list[dict[str, Any]]:
         """Top-k next tokens of each text, and optionally a sampled continuation of N tokens."""
+        if unknown:
+            raise UserError(
+                f"language_model cannot predict with {', '.join(sorted(unknown))}; its options "
+                "are top_k, sample, temperature and seed"
+            )
         network.eval()
         generator = torch.Generator().manual_seed(seed)
         return [
@@ -252,14 +265,14 @@ class LanguageModelTask(Task):
         sample: int,
         temperature: float,
         generator: torch.Generator,
-    ) -> dict:
-        tokenizer = self.tokenizer
+    ) -> dict[str, Any]:
+        tokenizer = self.fitted_tokenizer
         device = next(network.parameters()).device
         ids = [tokenizer.eos_id, *tokenizer.encode(text)]  # a line starts after <eos>
         logits, state = network(torch.tensor([ids], device=device))
         probabilities = F.softmax(logits[0, -1], dim=-1)
         best = probabilities.topk(min(top_k, probabilities.numel()))
-        result = {
+        result: dict[str, Any] = {
             "text": text,
             "tokens": tokenizer.tokens(text),
             "next": [
@@ -287,14 +300,14 @@ class LanguageModelTask(Task):
         for _ in range(steps):
             weights = F.softmax(logits.float().cpu() / max(temperature, 1e-6), dim=-1)
             token = int(torch.multinomial(weights, 1, generator=generator))
-            if token == self.tokenizer.eos_id:
+            if token == self.fitted_tokenizer.eos_id:
                 break
             drawn.append(token)
             step_logits, state = network(torch.tensor([[token]], device=logits.device), state)
             logits = step_logits[0, -1]
-        return self.tokenizer.decode(drawn)
+        return self.fitted_tokenizer.decode(drawn)
 
-    def describe(self, prediction: dict) -> str:
+    def describe(self, prediction: dict[str, Any]) -> str:
         lines = [f"{prediction['text']} ..."]
         for rank, item in enumerate(prediction["next"], 1):
             bar = "#" * max(1, round(30 * item["probability"]))
@@ -302,7 +315,7 @@ class LanguageModelTask(Task):
         if "continuation" in prediction:
             lines.append(f"  sampled: {prediction['text']} {prediction['continuation']}")
         lines.append(
-            f"  (a uniform guess over the {len(self.tokenizer)} tokens: "
-            f"{1 / len(self.tokenizer):.4f} each)"
+            f"  (a uniform guess over the {len(self.fitted_tokenizer)} tokens: "
+            f"{1 / len(self.fitted_tokenizer):.4f} each)"
         )
         return "\n".join(lines)
