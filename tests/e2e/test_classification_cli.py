@@ -59,13 +59,12 @@ def write_splits(folder: Path) -> dict[str, Path]:
 def config(workdir: Path) -> Path:
     paths = write_splits(workdir / "topics")
     settings = {
-        "task": {"name": "classification", "pooling": "mean"},
+        "task": {"name": "classification", "pooling": "mean", "label_column": "topic"},
         "data": {
             "train": str(paths["train"]),
             "validation": str(paths["val"]),
             "test": str(paths["test"]),
             "text_column": "sentence",
-            "label_column": "topic",
             "batch_size": 16,
             "eval_batch_size": 32,
         },
@@ -90,8 +89,10 @@ def test_train_reports_predict_evaluate(config: Path, capsys: pytest.CaptureFixt
     trained = run_json(capsys, "train", str(config))
     client = MlflowClient(tracking_uri())
     run = client.get_run(trained["run_id"])
+    params = run.data.params
     assert run.info.status == "FINISHED" and run.data.tags["task"] == "classification"
     assert run.data.params["task.pooling"] == "mean" and run.data.params["data.size.classes"] == "3"
+    assert run.data.params["task.label_column"] == "topic" and "data.label_column" not in params
     metrics = trained["metrics"]
     assert metrics["val_accuracy"] > 0.9 and metrics["test_accuracy"] > 0.9  # chance: 1/3
     assert metrics["test_macro_f1"] > 0.9 and metrics["test_loss"] > 0

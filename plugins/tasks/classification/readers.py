@@ -3,7 +3,7 @@
 Formats (``task.format`` of the classification task):
 
 - ``csv`` / ``tsv``: a header row, then one example per row; the columns are
-  ``data.text_column`` and ``data.label_column``. TSV is read without quoting (as GLUE ships it).
+  ``data.text_column`` and ``task.label_column``. TSV is read without quoting (as GLUE ships it).
 - ``jsonl``: one JSON object per line, with the same two keys.
 - ``label_first``: ``LABEL text ...``: the label is the first whitespace-separated word
   (SST-2's ``stsa.binary.*``: ``1 a stirring , funny ...``).
@@ -153,7 +153,7 @@ def _column(row: dict[str, Any], column: str, key: str, where: str) -> str:
 def row_example(row: dict[str, Any], settings: ReadSettings, where: str) -> Example:
     """An Example from a mapping with the text and label columns (CSV row, JSON object)."""
     text = _column(row, settings.text_column, "data.text_column", where)
-    label = _column(row, settings.label_column, "data.label_column", where)
+    label = _column(row, settings.label_column, "task.label_column", where)
     if not text or not label:
         missing = "text" if not text else "label"
         raise DataError(f"{where}: the row has no {missing}; fill it in or remove the row")
