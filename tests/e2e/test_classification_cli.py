@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import json
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from mlflow.tracking import MlflowClient
 from tiny import TINY_CONFIG
 
 from pipeline.cli import main
+from pipeline.inference import evaluate
 from pipeline.tracking import tracking_uri
 
 pytestmark = pytest.mark.slow
@@ -151,3 +154,23 @@ def test_unseen_test_label_fails_the_run_naming_label_and_file(config: Path, cap
         [MlflowClient(tracking_uri()).get_experiment_by_name("tests").experiment_id]
     )
     assert run.info.status == "FAILED"
+
+
+def test_ddp_metrics_and_reports_cover_the_test_split_once(config: Path) -> None:
+    """Two CPU ranks: the logged test metrics, reduced across ranks, equal a one-process
+    evaluation, and rank 0's reports count every test text once."""
+    ddp = ["trainer.accelerator=cpu", "trainer.devices=2", "trainer.strategy=ddp"]
+    command = [sys.executable, "-m", "pipeline.cli", "train", str(config), "--json", *ddp]
+    command += ["trainer.threads=1", "trainer.max_epochs=1"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-4000:]
+    run_id = json.loads(done.stdout.strip().splitlines()[-1])["run_id"]
+    client = MlflowClient(tracking_uri())
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED" and run.data.params["trainer.devices"] == "2"
+    one_process = evaluate(run_id, "test")
+    for name in ("test_accuracy", "test_macro_f1", "test_loss"):
+        assert run.data.metrics[name] == pytest.approx(one_process[name], rel=1e-5), name
+    table = Path(client.download_artifacts(run_id, "reports/per_class.csv"))
+    rows = list(csv.DictReader(table.open(encoding="utf-8")))
+    assert sum(int(row["support"]) for row in rows) == 60

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from pipeline.components import Components
 from pipeline.config import ConfigError, DataConfig, ModelConfig, build_config
@@ -359,6 +360,21 @@ def test_metrics_and_per_class_table_on_a_known_confusion(regs: Registries, tmp_
     assert [row["recall"] for row in rows] == [0.75, 0.5, 1.0]
     assert [row["f1"] for row in rows] == [round(6 / 7, 4), 0.5, 0.8]
     assert [row["support"] for row in rows] == [4, 2, 2]
+
+
+def test_loss_metric_is_the_mean_over_texts_not_over_batches(regs, tmp_path) -> None:
+    task = task_for(regs, tmp_path)
+    task.labels = ["a", "b", "c"]
+    logits = torch.tensor([[2.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 3.0], [5.0, 0.0, 0.0]])
+    target = torch.tensor([0, 0, 2, 1])
+    metrics = task.metrics()
+    batch = (torch.tensor([[0], [1], [2]]), torch.ones(3, dtype=torch.long), target[:3])
+    result = task.step(Replay(logits), batch, None, metrics)
+    assert float(result.loss) == pytest.approx(float(F.cross_entropy(logits[:3], target[:3])))
+    batch = (torch.tensor([[3]]), torch.ones(1, dtype=torch.long), target[3:])
+    task.step(Replay(logits), batch, None, metrics)
+    expected = float(F.cross_entropy(logits, target))  # over the 4 texts, batches of 3 and 1
+    assert float(metrics["loss"].compute()) == pytest.approx(expected)
 
 
 def test_per_class_scores_are_zero_where_undefined_and_add_up_over_batches() -> None:

@@ -26,7 +26,8 @@ METRIC_NAMES = ("loss", "accuracy", "macro_f1")
 
 
 def logged_metrics(classes: int) -> dict[str, Metric]:
-    """Fresh metrics keyed by :data:`METRIC_NAMES`; update with (logits (B, C), labels (B,))."""
+    """Fresh metrics keyed by :data:`METRIC_NAMES`: loss takes the per-text losses (B,), the
+    others (logits (B, C), labels (B,))."""
     return {
         "loss": MeanMetric(nan_strategy="disable"),
         "accuracy": MulticlassAccuracy(classes, average="micro"),

@@ -232,11 +232,13 @@ class ClassificationTask(Task):
     ) -> StepResult:
         tokens, lengths, labels = batch  # (B, T), (B,), (B,)
         logits = network(tokens, lengths)  # (B, C)
-        loss = F.cross_entropy(logits, labels)
-        metrics["loss"].update(loss.detach(), labels.numel())
+        losses = F.cross_entropy(logits, labels, reduction="none")  # (B,)
+        # One value per text: MeanMetric(nan_strategy="disable") drops update weights
+        # (torchmetrics#3434), so a (batch mean, size) update would average batch means.
+        metrics["loss"].update(losses.detach())
         metrics["accuracy"].update(logits.detach(), labels)
         metrics["macro_f1"].update(logits.detach(), labels)
-        return StepResult(loss)
+        return StepResult(losses.mean())
 
     # ------------------------------------------------------------------------- prediction
 
