@@ -104,7 +104,11 @@ def _lines(text: str) -> Iterator[tuple[int, str]]:
 
 
 def _read_pattern(
-    text: str, pattern: re.Pattern[str], label: Callable, where: str, hint: str
+    text: str,
+    pattern: re.Pattern[str],
+    label: Callable[[re.Match[str]], str],
+    where: str,
+    hint: str,
 ) -> Iterator[Example]:
     """Examples of lines that fully match pattern; label(match) -> the label string."""
     for number, line in _lines(text):
