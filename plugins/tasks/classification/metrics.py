@@ -43,13 +43,12 @@ def report_metrics(classes: int) -> MetricCollection:
     process group is still up: a syncing ``compute`` would wait for ranks that never join, so
     these metrics do not sync.
     """
-    common = {"num_classes": classes, "sync_on_compute": False}
     return MetricCollection(
         {
-            "confusion": MulticlassConfusionMatrix(**common),
-            "precision": MulticlassPrecision(average=None, **common),
-            "recall": MulticlassRecall(average=None, **common),
-            "f1": MulticlassF1Score(average=None, **common),
+            "confusion": MulticlassConfusionMatrix(classes, sync_on_compute=False),
+            "precision": MulticlassPrecision(classes, average=None, sync_on_compute=False),
+            "recall": MulticlassRecall(classes, average=None, sync_on_compute=False),
+            "f1": MulticlassF1Score(classes, average=None, sync_on_compute=False),
         }
     )
 

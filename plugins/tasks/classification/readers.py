@@ -165,8 +165,11 @@ def row_example(row: dict[str, Any], settings: ReadSettings, where: str) -> Exam
 
 
 def _read_delimited(text: str, settings: ReadSettings, where: str, tsv: bool) -> Iterator[Example]:
-    options = {"delimiter": "\t", "quoting": csv.QUOTE_NONE} if tsv else {}
-    reader = csv.DictReader(io.StringIO(text, newline=""), **options)
+    stream = io.StringIO(text, newline="")
+    if tsv:
+        reader = csv.DictReader(stream, delimiter="\t", quoting=csv.QUOTE_NONE)
+    else:
+        reader = csv.DictReader(stream)
     try:
         for row in reader:
             if any(value and value.strip() for value in row.values() if isinstance(value, str)):

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from pipeline.config import Config
 
 CACHE_VERSION = 1
+NOT_PREPARED = "the classification task needs prepare_data or load_artifacts first"
 
 
 @dataclass
@@ -81,6 +82,20 @@ class ClassificationTask(Task):
         self.tokenizer: Tokenizer | None = None
         self.labels: list[str] | None = None
         self.data: dict[str, EncodedTexts] = {}
+
+    @property
+    def fitted_tokenizer(self) -> Tokenizer:
+        """The tokenizer fitted on train (after prepare_data or load_artifacts)."""
+        if self.tokenizer is None:
+            raise RuntimeError(NOT_PREPARED)
+        return self.tokenizer
+
+    @property
+    def class_names(self) -> list[str]:
+        """The labels in id order (after prepare_data or load_artifacts)."""
+        if self.labels is None:
+            raise RuntimeError(NOT_PREPARED)
+        return self.labels
 
     @classmethod
     def config_problems(cls, cfg: Config) -> list[str]:
@@ -181,17 +196,19 @@ class ClassificationTask(Task):
         (directory / "facts.json").write_text(json.dumps(facts), encoding="utf-8")
 
     def save_artifacts(self, directory: Path) -> None:
-        self.tokenizer.save(directory / "tokenizer")
-        write_labels(directory, self.labels)
+        self.fitted_tokenizer.save(directory / "tokenizer")
+        write_labels(directory, self.class_names)
 
     def load_artifacts(self, directory: Path) -> None:
         self.tokenizer = load_tokenizer(directory / "tokenizer")
         self.labels = read_labels(directory)
 
     def vocabulary(self) -> Sequence[str]:
-        return self.tokenizer.vocab
+        return self.fitted_tokenizer.vocab
 
-    def dataloader(self, split: str, rank: int = 0, world_size: int = 1) -> DataLoader:
+    def dataloader(
+        self, split: str, rank: int = 0, world_size: int = 1
+    ) -> DataLoader[tuple[Tensor, int]]:
         """Padded batches; train shuffled with the seed (anew each epoch), val/test in order.
 
         Under DDP train uses DistributedSampler (each rank its own shard, reshuffled per epoch
@@ -209,23 +226,23 @@ class ClassificationTask(Task):
             options.update(shuffle=True, generator=torch.Generator().manual_seed(self.cfg.seed))
         elif world_size > 1:
             options["sampler"] = ShardInOrder(len(dataset), rank, world_size)
-        return DataLoader(dataset, collate_fn=Padder(self.tokenizer.pad_id), **options)
+        return DataLoader(dataset, collate_fn=Padder(self.fitted_tokenizer.pad_id), **options)
 
     # ------------------------------------------------------------------------- model
 
     def build_network(self, components: Components) -> nn.Module:
-        model = self.cfg.model
+        model, tokenizer = self.cfg.model, self.fitted_tokenizer
         return ClassifierNetwork(
-            components.embedding(len(self.tokenizer), padding_idx=self.tokenizer.pad_id),
+            components.embedding(len(tokenizer), padding_idx=tokenizer.pad_id),
             components.encoder(model.embedding_size),
-            len(self.labels),
+            len(self.class_names),
             self.options.pooling,
             model.dropout,
-            (self.options.word_dropout, self.tokenizer.unk_id),
+            (self.options.word_dropout, tokenizer.unk_id),
         )
 
     def metrics(self) -> dict[str, Any]:
-        return dict(logged_metrics(len(self.labels)))
+        return dict(logged_metrics(len(self.class_names)))
 
     def step(
         self, network: nn.Module, batch: Any, carry: Any, metrics: dict[str, Any]
@@ -245,21 +262,22 @@ class ClassificationTask(Task):
     @torch.no_grad()
     def predict(
         self, network: nn.Module, texts: Sequence[str], top_k: int = 5, **options: Any
-    ) -> list[dict]:
+    ) -> list[dict[str, Any]]:
         """Label and the top_k class probabilities (sorted) of each text.
 
         Other options (a language model's sample, temperature) are accepted and ignored.
         """
         network.eval()
+        tokenizer, labels = self.fitted_tokenizer, self.class_names
         probabilities = self.probabilities(network, texts)  # (N, C)
         best = probabilities.topk(min(top_k, probabilities.size(1)), dim=1)
         return [
             {
                 "text": text,
-                "tokens": self.tokenizer.tokens(text),
-                "label": self.labels[int(indices[0])],
+                "tokens": tokenizer.tokens(text),
+                "label": labels[int(indices[0])],
                 "probabilities": [
-                    {"label": self.labels[int(i)], "probability": float(p)}
+                    {"label": labels[int(i)], "probability": float(p)}
                     for p, i in zip(values, indices, strict=True)
                 ],
             }
@@ -269,11 +287,12 @@ class ClassificationTask(Task):
     def probabilities(self, network: nn.Module, texts: Sequence[str]) -> Tensor:
         """Class probabilities (N, C) of raw texts, on the CPU."""
         device = next(network.parameters()).device
-        items = [(torch.tensor(ids), 0) for ids in encode_texts(self.tokenizer, texts)]
-        tokens, lengths, _ = Padder(self.tokenizer.pad_id)(items)
+        tokenizer = self.fitted_tokenizer
+        items = [(torch.tensor(ids), 0) for ids in encode_texts(tokenizer, texts)]
+        tokens, lengths, _ = Padder(tokenizer.pad_id)(items)
         return F.softmax(network(tokens.to(device), lengths.to(device)), dim=-1).cpu()
 
-    def describe(self, prediction: dict) -> str:
+    def describe(self, prediction: dict[str, Any]) -> str:
         lines = [f"{prediction['text']}\n  -> {prediction['label']}"]
         for rank, item in enumerate(prediction["probabilities"], 1):
             bar = "#" * max(1, round(30 * item["probability"]))
@@ -284,4 +303,5 @@ class ClassificationTask(Task):
 
     def write_reports(self, network: nn.Module, directory: Path) -> None:
         """confusion_matrix.png and per_class.csv / per_class.md of the whole test split."""
-        reports.write_reports(network, self.dataloader("test"), self.labels, Path(directory))
+        test = self.dataloader("test")
+        reports.write_reports(network, test, self.class_names, Path(directory))
