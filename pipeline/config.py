@@ -48,8 +48,6 @@ class DataConfig:
     """Hugging Face dataset name (or a local dataset directory) instead of files."""
     config: str | None = None
     text_column: str = "text"
-    label_column: str = "label"
-    """Classification: the label column of CSV/TSV/JSON-lines files and datasets."""
     train: str | None = None
     validation: str | None = None
     test: str | None = None
@@ -152,6 +150,9 @@ class Config:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
+
+MOVED_KEYS = {"data.label_column": "task.label_column (an option of the classification task)"}
+"""Keys that moved: an old config naming one gets an error naming the new key."""
 
 PLUGIN_KEYS = {"model.cell": "cells", "task.name": "tasks"} | {
     f"init.{group}": "initializers" for group in INIT_GROUPS
@@ -278,6 +279,9 @@ def _build(cls: type, raw: Any, prefix: str, problems: list[str]) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     hints = typing.get_type_hints(cls)
     for key in raw.keys() - fields.keys():
+        if (moved := MOVED_KEYS.get(f"{prefix}{key}")) is not None:
+            problems.append(f"{prefix}{key}: moved to {moved}; set that key instead")
+            continue
         close = difflib.get_close_matches(str(key), list(fields), n=1)
         hint = f"; did you mean {prefix}{close[0]}?" if close else "."
         section = prefix.rstrip(".") or "the top level"

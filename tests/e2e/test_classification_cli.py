@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import json
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from mlflow.tracking import MlflowClient
 from tiny import TINY_CONFIG
 
 from pipeline.cli import main
+from pipeline.inference import evaluate
 from pipeline.tracking import tracking_uri
 
 pytestmark = pytest.mark.slow
@@ -59,13 +62,12 @@ def write_splits(folder: Path) -> dict[str, Path]:
 def config(workdir: Path) -> Path:
     paths = write_splits(workdir / "topics")
     settings = {
-        "task": {"name": "classification", "pooling": "mean"},
+        "task": {"name": "classification", "pooling": "mean", "label_column": "topic"},
         "data": {
             "train": str(paths["train"]),
             "validation": str(paths["val"]),
             "test": str(paths["test"]),
             "text_column": "sentence",
-            "label_column": "topic",
             "batch_size": 16,
             "eval_batch_size": 32,
         },
@@ -90,8 +92,10 @@ def test_train_reports_predict_evaluate(config: Path, capsys: pytest.CaptureFixt
     trained = run_json(capsys, "train", str(config))
     client = MlflowClient(tracking_uri())
     run = client.get_run(trained["run_id"])
+    params = run.data.params
     assert run.info.status == "FINISHED" and run.data.tags["task"] == "classification"
     assert run.data.params["task.pooling"] == "mean" and run.data.params["data.size.classes"] == "3"
+    assert run.data.params["task.label_column"] == "topic" and "data.label_column" not in params
     metrics = trained["metrics"]
     assert metrics["val_accuracy"] > 0.9 and metrics["test_accuracy"] > 0.9  # chance: 1/3
     assert metrics["test_macro_f1"] > 0.9 and metrics["test_loss"] > 0
@@ -150,3 +154,23 @@ def test_unseen_test_label_fails_the_run_naming_label_and_file(config: Path, cap
         [MlflowClient(tracking_uri()).get_experiment_by_name("tests").experiment_id]
     )
     assert run.info.status == "FAILED"
+
+
+def test_ddp_metrics_and_reports_cover_the_test_split_once(config: Path) -> None:
+    """Two CPU ranks: the logged test metrics, reduced across ranks, equal a one-process
+    evaluation, and rank 0's reports count every test text once."""
+    ddp = ["trainer.accelerator=cpu", "trainer.devices=2", "trainer.strategy=ddp"]
+    command = [sys.executable, "-m", "pipeline.cli", "train", str(config), "--json", *ddp]
+    command += ["trainer.threads=1", "trainer.max_epochs=1"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-4000:]
+    run_id = json.loads(done.stdout.strip().splitlines()[-1])["run_id"]
+    client = MlflowClient(tracking_uri())
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED" and run.data.params["trainer.devices"] == "2"
+    one_process = evaluate(run_id, "test")
+    for name in ("test_accuracy", "test_macro_f1", "test_loss"):
+        assert run.data.metrics[name] == pytest.approx(one_process[name], rel=1e-5), name
+    table = Path(client.download_artifacts(run_id, "reports/per_class.csv"))
+    rows = list(csv.DictReader(table.open(encoding="utf-8")))
+    assert sum(int(row["support"]) for row in rows) == 60

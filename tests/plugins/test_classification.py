@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from pipeline.components import Components
 from pipeline.config import ConfigError, DataConfig, ModelConfig, build_config
@@ -17,15 +18,18 @@ from pipeline.tokenizers import WordTokenizer
 from plugins.tasks.classification import (
     ClassificationTask,
     ClassifierNetwork,
-    confusion_matrix,
+    Example,
+    ReadSettings,
+    class_scores,
     drop_words,
     encode_texts,
     label_ids,
     label_order,
-    per_class_scores,
+    per_class_rows,
     pool,
+    read_dataset,
+    read_examples,
 )
-from plugins.tasks.text_formats import Example, ReadSettings, read_dataset, read_examples
 
 
 @pytest.fixture(scope="module")
@@ -199,6 +203,23 @@ def test_config_problems_name_the_reader_keys(regs: Registries) -> None:
         assert message in str(error.value)
 
 
+def test_label_column_is_a_task_option_and_the_old_data_key_names_it(regs, tmp_path) -> None:
+    rows = "".join(f"w{i},{i % 2}\n" for i in range(20))
+    train = write(tmp_path / "t.csv", "text,topic\n" + rows)
+    task = task_for(regs, tmp_path, task={"label_column": "topic"}, data={"train": str(train)})
+    splits, _ = task.read_splits()
+    assert sorted({e.label for e in splits["train"]}) == ["0", "1"]
+    with pytest.raises(DataError, match=r"no column 'label' .*set task\.label_column"):
+        task_for(regs, tmp_path, data={"train": str(train)}).read_splits()
+    raw = {"task": {"name": "classification"}, "data": {"label_column": "topic"}}
+    with pytest.raises(ConfigError) as error:
+        build_config(raw, regs)
+    assert error.value.problems == [
+        "data.label_column: moved to task.label_column (an option of the classification task); "
+        "set that key instead"
+    ]
+
+
 # ----------------------------------------------------------------------------- pooling
 
 
@@ -300,6 +321,23 @@ def test_empty_text_keeps_one_unknown_token() -> None:
 # ----------------------------------------------------------------------------- metrics
 
 
+class Replay(nn.Module):
+    """A stand-in network: the logits of text i are row i of a fixed (N, C) matrix."""
+
+    def __init__(self, logits: torch.Tensor) -> None:
+        super().__init__()
+        self.logits = logits
+        self.weight = nn.Parameter(torch.zeros(1))
+
+    def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return self.logits[tokens[:, 0]]  # tokens (B, 1) hold the text index
+
+
+def one_batch(target: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    size = target.numel()
+    return [(torch.arange(size).unsqueeze(1), torch.ones(size, dtype=torch.long), target)]
+
+
 def test_metrics_and_per_class_table_on_a_known_confusion(regs: Registries, tmp_path) -> None:
     task = task_for(regs, tmp_path)
     task.labels = ["a", "b", "c"]
@@ -307,23 +345,47 @@ def test_metrics_and_per_class_table_on_a_known_confusion(regs: Registries, tmp_
     predicted = torch.tensor([0, 0, 0, 1, 1, 2, 2, 2])
     logits = nn.functional.one_hot(predicted, 3).float()
     metrics = task.metrics()
+    assert set(metrics) == set(task.metric_names)
     metrics["accuracy"].update(logits, target)
     metrics["macro_f1"].update(logits, target)
     # per class F1: a 6/7 (P 1, R 3/4), b 1/2 (P 1/2, R 1/2), c 4/5 (P 2/3, R 1)
     assert float(metrics["accuracy"].compute()) == pytest.approx(6 / 8)
     assert float(metrics["macro_f1"].compute()) == pytest.approx((6 / 7 + 1 / 2 + 4 / 5) / 3)
 
-    class Fixed(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.weight = nn.Parameter(torch.zeros(1))
-
-        def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-            return logits[tokens[:, 0]]
-
-    batches = [(torch.arange(8).unsqueeze(1), torch.ones(8, dtype=torch.long), target)]
-    confusion = confusion_matrix(Fixed(), batches, 3)
-    assert confusion.tolist() == [[3, 1, 0], [0, 1, 1], [0, 0, 2]]
-    rows = per_class_scores(confusion, task.labels)
+    scores = class_scores(Replay(logits), one_batch(target), 3)
+    assert scores["confusion"].tolist() == [[3, 1, 0], [0, 1, 1], [0, 0, 2]]
+    rows = per_class_rows(scores, task.labels)
+    assert [row["label"] for row in rows] == ["a", "b", "c"]
+    assert [row["precision"] for row in rows] == [1.0, 0.5, round(2 / 3, 4)]
+    assert [row["recall"] for row in rows] == [0.75, 0.5, 1.0]
     assert [row["f1"] for row in rows] == [round(6 / 7, 4), 0.5, 0.8]
     assert [row["support"] for row in rows] == [4, 2, 2]
+
+
+def test_loss_metric_is_the_mean_over_texts_not_over_batches(regs, tmp_path) -> None:
+    task = task_for(regs, tmp_path)
+    task.labels = ["a", "b", "c"]
+    logits = torch.tensor([[2.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 3.0], [5.0, 0.0, 0.0]])
+    target = torch.tensor([0, 0, 2, 1])
+    metrics = task.metrics()
+    batch = (torch.tensor([[0], [1], [2]]), torch.ones(3, dtype=torch.long), target[:3])
+    result = task.step(Replay(logits), batch, None, metrics)
+    assert float(result.loss) == pytest.approx(float(F.cross_entropy(logits[:3], target[:3])))
+    batch = (torch.tensor([[3]]), torch.ones(1, dtype=torch.long), target[3:])
+    task.step(Replay(logits), batch, None, metrics)
+    expected = float(F.cross_entropy(logits, target))  # over the 4 texts, batches of 3 and 1
+    assert float(metrics["loss"].compute()) == pytest.approx(expected)
+
+
+def test_per_class_scores_are_zero_where_undefined_and_add_up_over_batches() -> None:
+    """Class c is never true and never predicted, class b never predicted: 0, not NaN."""
+    target = torch.tensor([0, 1, 0, 1, 0])
+    logits = nn.functional.one_hot(torch.zeros(5, dtype=torch.long), 3).float()  # all a
+    batches = [(torch.tensor([[0], [1]]), torch.ones(2, dtype=torch.long), target[:2])]
+    batches.append((torch.tensor([[2], [3], [4]]), torch.ones(3, dtype=torch.long), target[2:]))
+    rows = per_class_rows(class_scores(Replay(logits), batches, 3), ["a", "b", "c"])
+    assert rows == [
+        {"label": "a", "precision": 0.6, "recall": 1.0, "f1": 0.75, "support": 3},
+        {"label": "b", "precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 2},
+        {"label": "c", "precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0},
+    ]

@@ -3,7 +3,7 @@
 Formats (``task.format`` of the classification task):
 
 - ``csv`` / ``tsv``: a header row, then one example per row; the columns are
-  ``data.text_column`` and ``data.label_column``. TSV is read without quoting (as GLUE ships it).
+  ``data.text_column`` and ``task.label_column``. TSV is read without quoting (as GLUE ships it).
 - ``jsonl``: one JSON object per line, with the same two keys.
 - ``label_first``: ``LABEL text ...``: the label is the first whitespace-separated word
   (SST-2's ``stsa.binary.*``: ``1 a stirring , funny ...``).
@@ -104,7 +104,11 @@ def _lines(text: str) -> Iterator[tuple[int, str]]:
 
 
 def _read_pattern(
-    text: str, pattern: re.Pattern[str], label: Callable, where: str, hint: str
+    text: str,
+    pattern: re.Pattern[str],
+    label: Callable[[re.Match[str]], str],
+    where: str,
+    hint: str,
 ) -> Iterator[Example]:
     """Examples of lines that fully match pattern; label(match) -> the label string."""
     for number, line in _lines(text):
@@ -153,7 +157,7 @@ def _column(row: dict[str, Any], column: str, key: str, where: str) -> str:
 def row_example(row: dict[str, Any], settings: ReadSettings, where: str) -> Example:
     """An Example from a mapping with the text and label columns (CSV row, JSON object)."""
     text = _column(row, settings.text_column, "data.text_column", where)
-    label = _column(row, settings.label_column, "data.label_column", where)
+    label = _column(row, settings.label_column, "task.label_column", where)
     if not text or not label:
         missing = "text" if not text else "label"
         raise DataError(f"{where}: the row has no {missing}; fill it in or remove the row")
@@ -161,8 +165,11 @@ def row_example(row: dict[str, Any], settings: ReadSettings, where: str) -> Exam
 
 
 def _read_delimited(text: str, settings: ReadSettings, where: str, tsv: bool) -> Iterator[Example]:
-    options = {"delimiter": "\t", "quoting": csv.QUOTE_NONE} if tsv else {}
-    reader = csv.DictReader(io.StringIO(text, newline=""), **options)
+    stream = io.StringIO(text, newline="")
+    if tsv:
+        reader = csv.DictReader(stream, delimiter="\t", quoting=csv.QUOTE_NONE)
+    else:
+        reader = csv.DictReader(stream)
     try:
         for row in reader:
             if any(value and value.strip() for value in row.values() if isinstance(value, str)):
