@@ -45,8 +45,6 @@ __all__ = [
 
 DATA_SPLITS = ("train", "validation", "test")
 """Split names of the data: the config keys ``data.train``, ``data.validation``, ``data.test``."""
-SPLITS = DATA_SPLITS
-"""The old name of DATA_SPLITS, until the classification and tagging tasks use the toolkit."""
 LOADER_SPLITS = {"train": "train", "val": "validation", "test": "test"}
 """Split names of ``Task.dataloader`` (Lightning's) -> data split names."""
 SPLIT_ALIASES = {

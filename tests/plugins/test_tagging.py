@@ -20,7 +20,6 @@ from plugins.tasks.tagging.data import (
     IGNORE_INDEX,
     CharVocab,
     SentenceData,
-    ShardSampler,
     collate,
     encode_sentences,
 )
@@ -251,12 +250,25 @@ def test_prepare_data_carves_splits_by_sentence_and_reuses_the_cache(tmp_path: P
     assert again.tags == task.tags and again.tokenizer.vocab == task.tokenizer.vocab
 
 
+def test_tags_outside_the_scheme_name_the_file_and_sentence(tmp_path: Path) -> None:
+    cfg = tagging_config(tmp_path, scheme="iob2")
+    sentences = ner_sentences(3, 0) + [[("Lima", "S-LOC")]]
+    write_conll(tmp_path / "valid.conll", sentences)
+    cfg.data.validation = str(tmp_path / "valid.conll")
+    pattern = r"data\.validation: file .*valid\.conll': sentence 4: .*task\.scheme=iob2"
+    with pytest.raises(DataError, match=pattern):
+        TaggingTask(cfg).prepare_data(tmp_path / "cache")
+
+
 def test_loaders_shard_for_ddp_without_repeating_evaluation_sentences(tmp_path: Path) -> None:
     task = prepared(tmp_path)
     train = task.dataloader("train", rank=1, world_size=2)
     assert isinstance(train.sampler, torch.utils.data.DistributedSampler)
-    shards = [list(ShardSampler(5, rank, 2)) for rank in (0, 1)]
-    assert sorted(shards[0] + shards[1]) == [0, 1, 2, 3, 4]
+    shards = [list(task.dataloader("val", rank, 2).sampler) for rank in (0, 1)]
+    assert all(shards) and sorted(shards[0] + shards[1]) == [0, 1, 2, 3]
+    test = [task.dataloader("test", rank, 2) for rank in (0, 1)]
+    words = sum(int(batch.word_mask.sum()) for loader in test for batch in loader)
+    assert words == task.encoded["test"]["tags"].numel()  # each test word once across ranks
     first = [b.pieces.tolist() for b in task.dataloader("train")]
     assert first == [b.pieces.tolist() for b in task.dataloader("train")]  # seeded shuffle
 

@@ -10,11 +10,14 @@ Modules, in the order data flows through them:
 
 - ``conll``: sentences and tags read from CoNLL files or a dataset;
 - ``schemes``: the IOB1/IOB2/IOBES tag schemes and the entity spans tags mark;
-- ``data``: characters, encoding into tensors, padded batches, evaluation shards;
+- ``data``: characters, encoding into tensors, padded batches;
 - ``network``: the tagger (embedding [+ character features] -> recurrent encoder -> tag
   scores), with ``crf`` its conditional random field output layer;
 - ``metrics``: entity-level precision, recall and F1 (exact span and type, as CoNLL counts);
-- ``task``: the ``Task`` plugin that puts them together; ``reports``: its per-type tables.
+- ``task``: the ``Task`` plugin that puts them together.
+
+Splitting and carving the data, decoding files, caching the tensors, DDP loaders and report
+tables come from the core's toolkit for tasks (``docs/plugins.md``).
 """
 
 from plugins.tasks.tagging.options import TaggingOptions

@@ -13,12 +13,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from pipeline.data import SPLITS as DATA_SPLITS
-from pipeline.data import DataError, carve, dataset_splits
+from pipeline.data import Splits, read_splits
+from pipeline.errors import DataError
+from pipeline.textfiles import location, numbered_lines, read_text
 from plugins.tasks.tagging.schemes import INTERNAL_SCHEME, TagError, check_tags, convert
 
 if TYPE_CHECKING:
-    from pipeline.config import Config, DataConfig
+    from pipeline.config import Config
     from plugins.tasks.tagging.options import TaggingOptions
 
 DOCSTART = "-DOCSTART-"
@@ -31,22 +32,59 @@ class Sentence(NamedTuple):
     tags: list[str]
 
 
-# ----------------------------------------------------------------------------- reading
+# ----------------------------------------------------------------------------- sentences of a run
+
+
+def read_sentences(cfg: Config, options: TaggingOptions) -> Splits[Sentence]:
+    """Sentences of train, validation and test (missing ones carved from train by
+    :func:`pipeline.data.read_splits`), their tags checked against ``task.scheme`` and
+    rewritten in IOBES, where each source is read (so an error names its file or split)."""
+    scheme, columns = options.scheme, (options.word_column, options.tag_column)
+
+    def read_file(path: Path, key: str) -> list[Sentence]:
+        sentences = read_conll(path, cfg.data.encoding, *columns, key)
+        return to_internal(sentences, scheme, location(key, path))
+
+    def read_dataset(split: str, dataset: Any) -> list[Sentence]:
+        sentences = _dataset_split(dataset, split, cfg.data.name, options)
+        return to_internal(sentences, scheme, f"data.name: split {split!r} of {cfg.data.name!r}")
+
+    return read_splits(
+        cfg.data, cfg.seed, read_file, read_dataset, noun="sentences", kind="a CoNLL file"
+    )
+
+
+def to_internal(sentences: Sequence[Sentence], scheme: str, where: str) -> list[Sentence]:
+    """Sentences with their tags checked against scheme and rewritten in IOBES; ``where``
+    (``data.train: file 'x'``) starts the error of a tag that does not fit the scheme."""
+    converted: list[Sentence] = []
+    for number, sentence in enumerate(sentences, 1):
+        try:
+            check_tags(sentence.tags, scheme)
+        except TagError as error:
+            problem = f"{where}: sentence {number}: {error} (task.scheme={scheme})"
+            raise DataError(problem) from error
+        converted.append(Sentence(sentence.words, convert(sentence.tags, INTERNAL_SCHEME)))
+    return converted
+
+
+# ----------------------------------------------------------------------------- CoNLL files
 
 
 def read_conll(
     path: str | Path, encoding: str, word_column: int, tag_column: int, key: str
 ) -> list[Sentence]:
-    """Sentences of a CoNLL column file; ``key`` (e.g. ``data.train``) names it in errors.
+    """Sentences of a CoNLL column file (tags as written); ``key`` (e.g. ``data.train``)
+    names it in errors.
 
     One word a line, columns separated by whitespace; blank lines end sentences; lines that
     start with ``-DOCSTART-`` are skipped. Columns are 0-based; negative ones count from the end.
     """
-    text = _read_text(Path(path).expanduser(), encoding, key)
+    text = read_text(path, encoding, key, kind="a CoNLL file")
     sentences: list[Sentence] = []
     words: list[str] = []
     tags: list[str] = []
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in numbered_lines(text, skip_blank=False):
         columns = line.split()
         if not columns or columns[0] == DOCSTART:
             if words:
@@ -60,22 +98,6 @@ def read_conll(
     return sentences
 
 
-def _read_text(path: Path, encoding: str, key: str) -> str:
-    if not path.is_file():
-        raise DataError(f"{key}: file {str(path)!r} does not exist; set {key} to a CoNLL file")
-    data = path.read_bytes()
-    try:
-        return data.decode(encoding).removeprefix("\ufeff")
-    except LookupError as error:
-        raise DataError(f"data.encoding: unknown encoding {encoding!r} ({error})") from error
-    except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
-        raise DataError(
-            f"{key}: file {str(path)!r} is not valid {encoding} (line {line}: {error.reason}); "
-            "set data.encoding to the file's encoding, e.g. data.encoding=latin-1"
-        ) from error
-
-
 def _column(columns: list[str], index: int, key: str, path: str | Path, number: int) -> str:
     if -len(columns) <= index < len(columns):
         return columns[index]
@@ -85,56 +107,18 @@ def _column(columns: list[str], index: int, key: str, path: str | Path, number: 
     )
 
 
-# ----------------------------------------------------------------------------- sentences of a run
-
-
-def read_sentences(
-    cfg: Config, options: TaggingOptions
-) -> tuple[dict[str, list[Sentence]], list[str]]:
-    """Sentences of train, validation and test (missing ones carved from train), and the carved."""
-    data = cfg.data
-    if data.name is not None and any((data.train, data.validation, data.test)):
-        raise DataError(
-            "data.name and data.train/validation/test are both set; use either a dataset "
-            "(data.name) or CoNLL files (data.train ...), and set the other to null"
-        )
-    splits = _dataset_sentences(data, options) if data.name else _file_sentences(data, options)
-    missing = [split for split in DATA_SPLITS if split not in splits]
-    if missing:
-        splits.update(carve(splits["train"], missing, data, cfg.seed))
-    return splits, missing
-
-
-def _file_sentences(data: DataConfig, options: TaggingOptions) -> dict[str, list[Sentence]]:
-    if data.train is None:
-        raise DataError("data.train: no training data; set data.train to a CoNLL file")
-    splits: dict[str, list[Sentence]] = {}
-    for split in DATA_SPLITS:
-        path = getattr(data, split)
-        if path is not None:
-            key = f"data.{split}"
-            sentences = read_conll(
-                path, data.encoding, options.word_column, options.tag_column, key
-            )
-            if not sentences:
-                raise DataError(f"{key}: file {path!r} has no sentences")
-            splits[split] = sentences
-    return splits
-
-
-def _dataset_sentences(data: DataConfig, options: TaggingOptions) -> dict[str, list[Sentence]]:
-    return dataset_splits(data, lambda name, dataset: _dataset_split(dataset, name, data, options))
+# ----------------------------------------------------------------------------- datasets
 
 
 def _dataset_split(
-    dataset: Any, split: str, data: DataConfig, options: TaggingOptions
+    dataset: Any, split: str, name: str | None, options: TaggingOptions
 ) -> list[Sentence]:
     columns = list(dataset.column_names)
     for key, column in (("tokens_field", options.tokens_field), ("tags_field", options.tags_field)):
         if column not in columns:
             raise DataError(
                 f"task.{key}: column {column!r} is not in split {split!r} of dataset "
-                f"{data.name!r}; its columns are: {', '.join(columns)}"
+                f"{name!r}; its columns are: {', '.join(columns)}"
             )
     names = _tag_names(dataset.features[options.tags_field])
     sentences: list[Sentence] = []
@@ -164,15 +148,3 @@ def _tag_name(tag: Any, names: list[str] | None) -> str:
             "ClassLabel with names; give string tags or a ClassLabel feature"
         )
     return names[int(tag)]
-
-
-def to_internal(sentences: Sequence[Sentence], scheme: str, key: str) -> list[list[str]]:
-    """Each sentence's tags checked against scheme and rewritten in IOBES."""
-    converted: list[list[str]] = []
-    for number, sentence in enumerate(sentences, 1):
-        try:
-            check_tags(sentence.tags, scheme)
-        except TagError as error:
-            raise DataError(f"{key}: sentence {number}: {error} (task.scheme={scheme})") from error
-        converted.append(convert(sentence.tags, INTERNAL_SCHEME))
-    return converted

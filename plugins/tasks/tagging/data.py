@@ -1,4 +1,4 @@
-"""Tagged sentences as tensors: characters, encoding, padded batches, evaluation shards.
+"""Tagged sentences as tensors: characters, encoding, padded batches.
 
 Words and pieces: the tokenizer splits each word (``tokenizer.kind=word``: one piece a word;
 ``sentencepiece``: one or more pieces). A word's tag sits on its first piece; the other pieces
@@ -10,13 +10,13 @@ from __future__ import annotations
 import itertools
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import Dataset
 
 from pipeline.tokenizers import PAD_ID, UNK_ID, Tokenizer
 
@@ -148,17 +148,3 @@ def collate(items: Sequence[dict[str, Tensor]]) -> TaggingBatch:
         chars=pad(list(words), batch_first=True, padding_value=PAD_CHAR),
         char_lengths=char_lengths,
     )
-
-
-class ShardSampler(Sampler[int]):
-    """Every world_size-th index from rank: evaluation shards without DistributedSampler's
-    padding, whose repeated sentences would be counted twice in the metrics."""
-
-    def __init__(self, size: int, rank: int, world_size: int) -> None:
-        self.indices = list(range(rank, size, world_size))
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(self.indices)

@@ -15,20 +15,22 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, Sampler
+from torch.utils.data import DataLoader
 from torchmetrics import MeanMetric, Metric
 
-from pipeline.cache import cached_dir
-from pipeline.data import LOADER_SPLITS, DataError, fingerprint
+from pipeline.data import Splits
+from pipeline.errors import DataError
 from pipeline.interfaces import DataFacts, StepResult, Task
 from pipeline.metrics import WeightedMean
+from pipeline.preparation import Encoded, prepare_cached, task_cache_key
+from pipeline.reports import write_table
+from pipeline.sharding import split_loader
 from pipeline.tokenizers import PAD_ID, Tokenizer, build_tokenizer, load_tokenizer
-from plugins.tasks.tagging.conll import Sentence, read_sentences, to_internal
+from plugins.tasks.tagging.conll import Sentence, read_sentences
 from plugins.tasks.tagging.crf import CRF, allowed_transitions
 from plugins.tasks.tagging.data import (
     CharVocab,
     SentenceData,
-    ShardSampler,
     TaggingBatch,
     collate,
     encode_sentences,
@@ -42,7 +44,6 @@ from plugins.tasks.tagging.metrics import (
 )
 from plugins.tasks.tagging.network import TaggingNetwork, build_char_features
 from plugins.tasks.tagging.options import DATA_OPTIONS, TaggingOptions
-from plugins.tasks.tagging.reports import write_entity_tables
 from plugins.tasks.tagging.schemes import (
     INTERNAL_SCHEME,
     Span,
@@ -55,6 +56,8 @@ from plugins.tasks.tagging.schemes import (
 if TYPE_CHECKING:
     from pipeline.components import Components
     from pipeline.config import Config
+
+ENTITY_TABLE_TITLE = "Entity-level scores on the test split (exact span and type)."
 
 
 class TaggingTask(Task):
@@ -97,60 +100,42 @@ class TaggingTask(Task):
     # ------------------------------------------------------------------------- data
 
     def prepare_data(self, cache_dir: Path) -> DataFacts:
-        cfg = self.cfg
+        prepared = prepare_cached(self, cache_dir, loaded=self.tokenizer is not None)
+        self.encoded = prepared.tensors
+        extra = {"data.entity_types": ",".join(self.types)}
+        return prepared.facts(extra, vocabulary=len(self.vocabularies[0]), tags=len(self.tags))
+
+    def cache_key(self) -> dict[str, Any]:
         options = dataclasses.asdict(self.options)
-        key = {
-            "task": "tagging",
-            "data": fingerprint(cfg.data),
-            "seed": cfg.seed,
-            "tokenizer": dataclasses.asdict(cfg.tokenizer),
-            "options": {name: options[name] for name in DATA_OPTIONS},
-        }
-        directory, _ = cached_dir(cache_dir, key, self._tokenise_into)
-        if self.tokenizer is None:
-            self.load_artifacts(directory)
-        self.encoded = {split: torch.load(directory / f"{split}.pt") for split in LOADER_SPLITS}
-        facts = json.loads((directory / "facts.json").read_text())
-        sizes = {"vocabulary": len(self.vocabularies[0]), "tags": len(self.tags), **facts["sizes"]}
-        extra = {
-            "data.carved": ",".join(facts["carved"]),
-            "data.entity_types": ",".join(self.types),
-        }
-        return DataFacts(sizes=sizes, extra=extra)
+        data_options = {name: options[name] for name in DATA_OPTIONS}
+        return task_cache_key("tagging", self.cfg, options=data_options)
 
-    def _tokenise_into(self, directory: Path) -> None:
-        """Read the splits, fit tokenizer, tags and characters on them, save tensors (cached)."""
-        sentences, carved = read_sentences(self.cfg, self.options)
-        internal = {
-            split: to_internal(sentences[split], self.options.scheme, f"data.{split}")
-            for split in LOADER_SPLITS.values()
-        }
-        self._fit_vocabularies(sentences["train"], internal)
-        self.save_artifacts(directory)
-        tokenizer, chars = self.vocabularies
-        index = {tag: i for i, tag in enumerate(self.tags)}
-        sizes = {}
-        for split, name in LOADER_SPLITS.items():
-            words = [sentence.words for sentence in sentences[name]]
-            ids = [[_tag_id(index, tag, name) for tag in tags] for tags in internal[name]]
-            encoded = encode_sentences(words, ids, tokenizer, chars, self.options.max_word_chars)
-            torch.save(encoded, directory / f"{split}.pt")
-            sizes[f"{name}_sentences"] = len(words)
-            sizes[f"{name}_words"] = int(encoded["tags"].numel())
-        (directory / "facts.json").write_text(json.dumps({"sizes": sizes, "carved": carved}))
+    def read_splits(self) -> Splits[Sentence]:
+        """Sentences of each data split, their tags in IOBES."""
+        return read_sentences(self.cfg, self.options)
 
-    def _fit_vocabularies(
-        self, train: list[Sentence], internal: dict[str, list[list[str]]]
-    ) -> None:
+    def fit(self, splits: Splits[Sentence]) -> None:
         """Tokenizer and characters from train, tags from every split (unless loaded)."""
+        train = splits.examples["train"]
         if self.tokenizer is None:
             self.tokenizer = build_tokenizer(self.cfg.tokenizer)
             self.tokenizer.fit([" ".join(sentence.words) for sentence in train])
         if self.char_vocab is None:
             self.char_vocab = CharVocab.fit(word for sentence in train for word in sentence.words)
         if not self.tags:
-            found = entity_types(t for tags in internal.values() for s in tags for t in s)
+            every = splits.examples.values()
+            found = entity_types(tag for split in every for s in split for tag in s.tags)
             self.tags = scheme_tags(found, INTERNAL_SCHEME)
+
+    def encode(self, split: str, examples: list[Sentence]) -> Encoded:
+        """The tensors of ``encode_sentences`` for one data split, and its sizes."""
+        tokenizer, chars = self.vocabularies
+        index = {tag: i for i, tag in enumerate(self.tags)}
+        words = [sentence.words for sentence in examples]
+        ids = [[_tag_id(index, tag, split) for tag in sentence.tags] for sentence in examples]
+        encoded = encode_sentences(words, ids, tokenizer, chars, self.options.max_word_chars)
+        sizes = {f"{split}_sentences": len(words), f"{split}_words": int(encoded["tags"].numel())}
+        return Encoded(encoded, sizes)
 
     def save_artifacts(self, directory: Path) -> None:
         tokenizer, chars = self.vocabularies
@@ -169,25 +154,8 @@ class TaggingTask(Task):
         return self.vocabularies[0].vocab
 
     def dataloader(self, split: str, rank: int = 0, world_size: int = 1) -> DataLoader[Any]:
-        data = self.cfg.data
         dataset = SentenceData(self.encoded[split])
-        sampler: Sampler[int]
-        if split == "train" and world_size > 1:
-            sampler = DistributedSampler(
-                dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=self.cfg.seed
-            )
-        elif split == "train":
-            generator = torch.Generator().manual_seed(self.cfg.seed)
-            sampler = RandomSampler(dataset, generator=generator)
-        else:
-            sampler = ShardSampler(len(dataset), rank, world_size)
-        return DataLoader(
-            dataset,
-            batch_size=data.batch_size if split == "train" else data.eval_batch_size,
-            sampler=sampler,
-            collate_fn=collate,
-            num_workers=data.num_workers,
-        )
+        return split_loader(dataset, split, self.cfg, rank, world_size, collate_fn=collate)
 
     # ------------------------------------------------------------------------- model
 
@@ -292,7 +260,8 @@ class TaggingTask(Task):
         """Per-type precision/recall/F1/support on the test split: Markdown and CSV tables."""
         score = EntityScore("f1", len(self.types))
         score.update(entity_counts(self.tagged(network, "test"), self.types))
-        write_entity_tables(score.table(self.types), directory)
+        rows = [row._asdict() for row in score.table(self.types)]
+        write_table(rows, directory / "entities_test", title=ENTITY_TABLE_TITLE)
 
 
 def _tagger(network: nn.Module) -> TaggingNetwork:
