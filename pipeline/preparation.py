@@ -129,7 +129,9 @@ def prepare_cached(task: Preparation[Any], cache_dir: Path, loaded: bool = False
     if not loaded:
         task.load_artifacts(directory)
     facts = json.loads((directory / FACTS_FILE).read_text(encoding="utf-8"))
-    tensors = {split: torch.load(directory / f"{split}.pt") for split in LOADER_SPLITS}
+    tensors = {
+        split: torch.load(directory / f"{split}.pt", weights_only=True) for split in LOADER_SPLITS
+    }
     return Prepared(directory, tensors, facts["sizes"], facts["carved"])
 
 
