@@ -11,6 +11,7 @@ from pathlib import Path
 
 import lightning as L
 import torch
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import (
     Callback,
     EarlyStopping,
@@ -18,11 +19,16 @@ from lightning.pytorch.callbacks import (
     ModelCheckpoint,
 )
 
-from pipeline.config import Config
+from pipeline.config import Config, TrainerConfig
+from pipeline.errors import UserError
 from pipeline.interfaces import Task
 from pipeline.logger import RunLogger
 from pipeline.model import PipelineModule
 from pipeline.runs import OwnedRun, ShareRunId
+
+
+class TrainerSettingsError(UserError):
+    """trainer.* values that Lightning refuses (unknown strategy, no GPU, devices=abc, ...)."""
 
 
 def set_up_process(cfg: Config) -> None:
@@ -76,7 +82,21 @@ def build_trainer(
                 task.monitor, patience=settings.early_stopping_patience, mode=task.monitor_mode
             )
         )
-    trainer = L.Trainer(
+    try:
+        trainer = _trainer(settings, logger, callbacks, directory)
+    except (TypeError, ValueError, MisconfigurationException) as error:  # Lightning's checks
+        raise TrainerSettingsError(
+            f"Lightning refuses the trainer settings (accelerator={settings.accelerator!r}, "
+            f"devices={settings.devices!r}, strategy={settings.strategy!r}, precision="
+            f"{settings.precision!r}): {error}; fix the trainer.* keys in the config"
+        ) from error
+    return trainer, best
+
+
+def _trainer(
+    settings: TrainerConfig, logger: RunLogger, callbacks: list[Callback], directory: Path
+) -> L.Trainer:
+    return L.Trainer(
         max_epochs=settings.max_epochs,
         accelerator=settings.accelerator,
         devices=settings.devices,
@@ -94,7 +114,6 @@ def build_trainer(
         use_distributed_sampler=False,  # tasks shard their own data (LM streams per rank)
         default_root_dir=str(directory),
     )
-    return trainer, best
 
 
 def fit(trainer: L.Trainer, module: PipelineModule, ckpt_path: str | None) -> None:

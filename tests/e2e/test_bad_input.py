@@ -125,3 +125,11 @@ def test_a_bug_is_not_disguised_as_bad_input(workdir: Path, monkeypatch) -> None
     monkeypatch.setattr("pipeline.cli.cmd_evaluate", broken_command)
     with pytest.raises(ValueError, match="a bug inside a library"):
         main(["evaluate", "--run", "0123abcd"])
+
+
+@pytest.mark.parametrize(
+    ("override", "fragment"),
+    [("trainer.strategy=bogus", "strategy='bogus'"), ("trainer.devices=abc", "devices='abc'")],
+)
+def test_trainer_settings_lightning_refuses(lm_config: Path, capsys, override, fragment) -> None:
+    fails_with(capsys, ["train", str(lm_config), override], fragment, "trainer.*")
