@@ -46,7 +46,7 @@ class OwnedRun:
 
     tracker: Tracker
     run_id: str
-    """"" in a rank started by an external launcher until ``ShareRunId`` receives rank 0's."""
+    """Empty in a rank an external launcher started, until ``ShareRunId`` receives rank 0's."""
     owner: bool
     """True in the process that opened the run and logs its files (rank 0); False elsewhere."""
     resumed: bool
