@@ -14,10 +14,6 @@ from typing import Any
 from pipeline.errors import UserError
 from pipeline.plugins import GROUPS, PluginError, Registries, discover
 
-EXPECTED_ERRORS = (UserError, ValueError, FileNotFoundError)
-"""Errors of the user's input (config, data, run id): one line, exit status 2.
-Set PIPELINE_DEBUG=1 to see the traceback instead."""
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
@@ -34,8 +30,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         return args.command(args)
-    except EXPECTED_ERRORS as error:
-        if os.environ.get("PIPELINE_DEBUG"):
+    except UserError as error:  # bad input: one line, exit 2 (any other error is a bug: traceback)
+        if os.environ.get("PIPELINE_DEBUG"):  # the traceback of a user error too
             raise
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -116,20 +112,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.tracking_uri:
         overrides.append(f"tracking.uri={args.tracking_uri}")
     cfg = load_config(args.config, overrides, registries)
-    from pipeline.train import RUN_ID_ENV, started_as_nonzero_rank, train
-    from pipeline.trials import TrialRef
+    from pipeline.train import train
+    from pipeline.trials import trial_train_options
 
-    # A DDP rank other than 0 (launched by rank 0, torchrun, SLURM): rank 0 alone reports.
-    launched_rank = RUN_ID_ENV in os.environ or started_as_nonzero_rank()
-    trial = TrialRef.from_env()  # set when `pipeline tune` launches a multi-device trial
-    extra = (
-        {"callbacks": [trial.reporter()], "tags": trial.run_tags(), "params": trial.run_params()}
-        if trial
-        else {}
-    )
     with _stdout_to_stderr(args.json):
-        result = train(cfg, registries=registries, resume=args.resume, **extra)
-    if launched_rank:
+        result = train(cfg, registries=registries, resume=args.resume, **trial_train_options())
+    if not result.owner:  # a DDP rank other than 0: rank 0 alone reports
         return 0
     summary = {
         "run_id": result.run_id,
@@ -205,7 +193,7 @@ def _add_predict(commands: Any) -> None:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     if args.top_k < 1:
-        raise ValueError(f"--top-k must be at least 1, got {args.top_k}")
+        raise UserError(f"--top-k must be at least 1, got {args.top_k}")
     from pipeline.inference import predict
 
     options = {"top_k": args.top_k}
@@ -255,8 +243,9 @@ def _add_tune(commands: Any) -> None:
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
-    if args.n_trials < 1 or args.workers < 1:
-        raise ValueError("--n-trials and --workers must be at least 1")
+    for option, value in (("--n-trials", args.n_trials), ("--workers", args.workers)):
+        if value < 1:
+            raise UserError(f"{option} must be at least 1, got {value}")
     from pipeline.tune import TuneRequest, tune
 
     request = TuneRequest(

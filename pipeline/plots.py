@@ -17,11 +17,9 @@ def learning_curve(tracker: Tracker, run_id: str, metric_names: list[str], path:
     figure, axes = plt.subplots(1, len(metric_names), figsize=(5 * len(metric_names), 3.6))
     for axis, metric in zip(list(getattr(axes, "flat", [axes])), metric_names, strict=True):
         for split in ("train", "val"):
-            history = tracker.client.get_metric_history(run_id, f"{split}_{metric}")
+            history = tracker.metric_history(run_id, f"{split}_{metric}")
             if history:
-                axis.plot(
-                    range(1, len(history) + 1), [m.value for m in history], marker="o", label=split
-                )
+                axis.plot(range(1, len(history) + 1), history, marker="o", label=split)
         axis.set(title=metric, xlabel="epoch")
         axis.grid(alpha=0.3)
         axis.legend()

@@ -1,20 +1,145 @@
-"""Runs on disk and in the store: opening, resuming, fetching files, loading a trained model."""
+"""Runs on disk and in the store: who owns a run, opening, resuming, fetching files, loading.
+
+Run ownership under DDP: rank 0 (or the only process) opens the MLflow run, hands its id to
+the ranks Lightning launches through ``RNN_PIPELINE_RUN_ID`` and to ranks started by torchrun,
+SLURM or another node by broadcast (PITFALLS: only rank 0 has the logger's run id), and ends it
+FINISHED, KILLED or FAILED. Every rank logs nothing but through rank 0.
+"""
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
+import lightning as L
 import torch
+from lightning.pytorch.callbacks import Callback
 from torch import nn
 
 from pipeline import config as config_module
 from pipeline.components import Components
 from pipeline.config import Config
 from pipeline.interfaces import Task
+from pipeline.logger import RunLogger
 from pipeline.plugins import Registries
-from pipeline.tracking import STORE_DIR, Tracker, git_commit
+from pipeline.tracking import STORE_DIR, Tracker, final_status, git_commit
+
+RUN_ID_ENV = "RNN_PIPELINE_RUN_ID"
+"""Set by rank 0 before Lightning launches the other DDP ranks, so they share its run."""
+
+RANK_ENVS = ("RANK", "GROUP_RANK", "NODE_RANK", "LOCAL_RANK", "SLURM_PROCID")
+"""Set by torchrun, SLURM or a per-node launch (multi-node DDP) before the process starts."""
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # stop a training cleanly: run KILLED
+
+
+@dataclass
+class OwnedRun:
+    """The MLflow run this process trains in, as ``owned_run`` hands it out."""
+
+    tracker: Tracker
+    run_id: str
+    """Empty in a rank an external launcher started, until ``ShareRunId`` receives rank 0's."""
+    owner: bool
+    """True in the process that opened the run and logs its files (rank 0); False elsewhere."""
+    resumed: bool
+
+    @property
+    def checkpoints(self) -> Path:
+        return checkpoint_dir(self.run_id)
+
+
+@contextmanager
+def owned_run(
+    tracker: Tracker,
+    cfg: Config,
+    registries: Registries,
+    *,
+    resume: str | None = None,
+    tags: dict[str, str] | None = None,
+) -> Iterator[OwnedRun]:
+    """The run to train in, from opening (or reopening, to resume) to its final status.
+
+    Rank 0 opens it and, on leaving, ends it FINISHED, KILLED (Ctrl-C, SIGTERM; its last
+    checkpoint logged for ``--resume``) or FAILED (the error as a tag). Other ranks get its id
+    and leave its status alone. In every rank SIGINT and SIGTERM raise KeyboardInterrupt inside.
+    """
+    inherited = os.environ.get(RUN_ID_ENV)  # set: this is a DDP rank that rank 0 launched
+    if inherited or started_as_nonzero_rank():
+        # A rank started by torchrun/SLURM/another node inherits nothing: ShareRunId
+        # broadcasts rank 0's id once the process group exists.
+        with _signals_as_interrupt():
+            yield OwnedRun(tracker, inherited or resume or "", False, bool(resume))
+        return
+    run = OwnedRun(tracker, open_run(tracker, cfg, registries, resume, tags), True, bool(resume))
+    with ExitStack() as stack:  # left in reverse: checkpoint, signals, status, environment
+        os.environ[RUN_ID_ENV] = run.run_id
+        stack.callback(os.environ.pop, RUN_ID_ENV, None)
+        stack.enter_context(final_status(tracker, run.run_id))
+        stack.enter_context(_signals_as_interrupt())
+        stack.enter_context(_log_last_checkpoint_on_interrupt(run))
+        yield run
+
+
+def started_as_nonzero_rank() -> bool:
+    """True in a process that an external launcher started as a DDP rank other than 0."""
+    return any(os.environ.get(name, "0").strip() not in ("", "0") for name in RANK_ENVS)
+
+
+class ShareRunId(Callback):
+    """Every rank gets rank 0's run id once the process group exists (a no-op on one device).
+
+    Lightning broadcasts ModelCheckpoint's dirpath from rank 0 the same way, so checkpoints
+    land in rank 0's run folder.
+    """
+
+    def __init__(self, run: OwnedRun, logger: RunLogger) -> None:
+        self.run, self.logger = run, logger
+
+    def setup(self, trainer: L.Trainer, module: L.LightningModule, stage: str) -> None:
+        run_id = trainer.strategy.broadcast(self.run.run_id, src=0)
+        self.run.run_id = self.logger.run_id = run_id
+
+
+@contextmanager
+def _log_last_checkpoint_on_interrupt(run: OwnedRun) -> Iterator[None]:
+    """On Ctrl-C, log the last checkpoint Lightning saved, so the run can be resumed anywhere."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        last = run.checkpoints / "last.ckpt"
+        if last.is_file():
+            run.tracker.log_artifact(run.run_id, last, "checkpoints")
+        raise
+
+
+@contextmanager
+def _signals_as_interrupt() -> Iterator[None]:
+    """SIGINT and SIGTERM raise KeyboardInterrupt, so the run ends KILLED, not RUNNING.
+
+    SIGINT too: a process started as a background job of a non-interactive shell (scripts,
+    CI) inherits SIGINT ignored, and Python then never installs its Ctrl-C handler.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = {number: signal.signal(number, interrupt) for number in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def local_dir(run_id: str) -> Path:

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from pipeline import config as config_module
 from pipeline.config import PLUGIN_KEYS, Config, ConfigError
 from pipeline.plugins import Registries
@@ -99,8 +101,11 @@ def load_space(path: Path, base: dict[str, Any], registries: Registries) -> Sear
     """Read and validate a space file against the base config; every problem at once."""
     if not path.is_file():
         raise ConfigError([f"--space: file {str(path)!r} does not exist"])
-    text = path.read_text(encoding="utf-8")
-    raw = config_module.load_yaml(text) or {}
+    try:
+        text = path.read_text(encoding="utf-8")
+        raw = config_module.load_yaml(text) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise ConfigError([f"--space: {path} is not valid UTF-8 YAML: {error}"]) from error
     if not isinstance(raw, dict):
         raise ConfigError([f"{path}: expected a mapping with objective, sampler, pruner, params"])
     problems: list[str] = []

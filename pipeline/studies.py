@@ -21,10 +21,16 @@ from typing import Any
 import optuna
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback, fail_stale_trials
 from optuna.trial import TrialState
+from sqlalchemy.exc import ArgumentError
 
+from pipeline.errors import UserError
 from pipeline.locks import file_lock
 from pipeline.search_space import SearchSpace
 from pipeline.tracking import STORE_DIR
+
+
+class StorageError(UserError):
+    """A --storage URL that Optuna cannot open (unparsable, unknown database, no driver)."""
 
 
 def counted_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
@@ -53,18 +59,24 @@ def open_storage(url: str, heartbeat: dict[str, int] | None = None) -> Any:
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         engine = {"connect_args": {"timeout": 120}}
     beat = heartbeat or {}
-    # The first RDBStorage on an empty database creates Optuna's tables: one worker at a time.
-    with storage_lock(url, "schema"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # heartbeats
-        return RDBStorage(
-            url,
-            engine_kwargs=engine,
-            heartbeat_interval=beat.get("interval"),
-            grace_period=beat.get("grace"),
-            heartbeat_stale_trial_callback=(
-                RetryHeartbeatStaleTrialCallback(max_retry=2) if beat else None
-            ),
-        )
+    try:
+        # The first RDBStorage on an empty database creates Optuna's tables: one at a time.
+        with storage_lock(url, "schema"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # heartbeats
+            return RDBStorage(
+                url,
+                engine_kwargs=engine,
+                heartbeat_interval=beat.get("interval"),
+                grace_period=beat.get("grace"),
+                heartbeat_stale_trial_callback=(
+                    RetryHeartbeatStaleTrialCallback(max_retry=2) if beat else None
+                ),
+            )
+    except (ArgumentError, ImportError) as error:  # a URL SQLAlchemy cannot parse, no driver
+        raise StorageError(
+            f"--storage {url!r} cannot be opened ({error}); use sqlite:///PATH.db, "
+            "postgresql://USER@HOST/DB (pip install 'rnn-pipeline[postgres]') or journal:PATH"
+        ) from error
 
 
 def make_sampler(space: SearchSpace) -> optuna.samplers.BaseSampler:

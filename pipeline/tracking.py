@@ -17,9 +17,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from mlflow.entities import Metric, Param, RunStatus
+from mlflow.entities import Metric, Param, Run, RunStatus
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
+from mlflow.tracking.registry import UnsupportedModelRegistryStoreURIException
 
 from pipeline.errors import UserError
 
@@ -30,6 +31,14 @@ MAX_PARAM_LENGTH = 6000  # MLflow's limit for one param value
 
 class RunNotFound(UserError, LookupError):
     """A run id that the tracking store does not have."""
+
+
+class ArtifactNotFound(UserError, FileNotFoundError):
+    """A file that a run should have logged but has not (e.g. killed before its checkpoint)."""
+
+
+class TrackingUriError(UserError):
+    """A tracking URI that MLflow cannot open (unknown scheme, refused plain-folder store)."""
 
 
 def tracking_uri(configured: str | None = None) -> str:
@@ -59,7 +68,7 @@ class Tracker:
         other than 0, which log nothing, never touch the store, so they cannot race rank 0."""
         if self.uri.startswith("sqlite:///"):
             Path(self.uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        return MlflowClient(tracking_uri=self.uri)
+        return _open_client(self.uri)
 
     def experiment_id(self, name: str) -> str:
         """Id of the experiment called name, created (with local artifacts) when missing."""
@@ -119,11 +128,27 @@ class Tracker:
         try:
             local = self.client.download_artifacts(run_id, artifact_path, str(destination))
         except (MlflowException, OSError) as error:
-            raise FileNotFoundError(
+            raise ArtifactNotFound(
                 f"run {run_id} has no artifact {artifact_path!r} (was it trained to the end, "
                 f"or killed before its first checkpoint?): {error}"
             ) from error
         return Path(local)
+
+    def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
+        """text as the run's artifact file (a path inside the run's artifacts)."""
+        self.client.log_text(run_id, text, artifact_file)
+
+    def metric_history(self, run_id: str, key: str) -> list[float]:
+        """Every value logged for the metric key, in logging order ([] when never logged)."""
+        return [metric.value for metric in self.client.get_metric_history(run_id, key)]
+
+    def child_runs(self, parent_id: str, status: str | None = None) -> list[Run]:
+        """Runs nested under parent_id (tag ``mlflow.parentRunId``), optionally in one status."""
+        experiment = self.get_run(parent_id).info.experiment_id
+        query = f"tags.mlflow.parentRunId = '{parent_id}'"
+        if status:
+            query += f" and attributes.status = '{status}'"
+        return list(self.client.search_runs([experiment], filter_string=query))
 
     def end(self, run_id: str, status: str) -> None:
         self.client.set_terminated(run_id, status)
@@ -152,6 +177,21 @@ def final_status(
         raise
     if others_writing is None or not others_writing():
         tracker.end(run_id, "FINISHED")
+
+
+def _open_client(uri: str) -> MlflowClient:
+    """MlflowClient for uri; a URI MLflow refuses is the user's to fix, not a traceback."""
+    try:
+        return MlflowClient(tracking_uri=uri)
+    except MlflowException as error:
+        refused = isinstance(error, UnsupportedModelRegistryStoreURIException)
+        if not refused and error.error_code != "INVALID_PARAMETER_VALUE":
+            raise
+        raise TrackingUriError(
+            f"tracking URI {uri!r} cannot be opened ({error.message.split('. ')[0]}); "
+            "set tracking.uri, --tracking-uri or MLFLOW_TRACKING_URI to sqlite:///PATH/mlflow.db "
+            "or http://HOST:PORT"
+        ) from error
 
 
 def git_commit(directory: Path | None = None) -> str | None:

@@ -17,6 +17,8 @@ from typing import Any
 import lightning as L
 from lightning.pytorch.callbacks import Callback
 
+from pipeline.runs import RUN_ID_ENV
+
 TRIAL_ENV = "RNN_PIPELINE_TRIAL"
 
 
@@ -34,6 +36,14 @@ class TrialRef:
 
     def reporter(self) -> TrialReporter:
         return TrialReporter(self)
+
+    def train_options(self) -> dict[str, Any]:
+        """``train()`` keyword arguments that make a training run this trial's run."""
+        return {
+            "callbacks": [self.reporter()],
+            "tags": self.run_tags(),
+            "params": self.run_params(),
+        }
 
     def run_tags(self) -> dict[str, str]:
         """Tags that nest the trial's run under the study's parent run in the MLflow UI."""
@@ -54,6 +64,13 @@ class TrialRef:
     def from_env(cls) -> TrialRef | None:
         text = os.environ.get(TRIAL_ENV)
         return cls(**json.loads(text)) if text else None
+
+
+def trial_train_options() -> dict[str, Any]:
+    """``train()`` keyword arguments for this process: its trial's, when ``pipeline tune``
+    launched it as a multi-device trial (``RNN_PIPELINE_TRIAL``), else none."""
+    ref = TrialRef.from_env()
+    return ref.train_options() if ref else {}
 
 
 def open_trial(ref: TrialRef) -> Any:
@@ -79,8 +96,6 @@ class TrialReporter(Callback):
 
     def on_fit_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         if trainer.is_global_zero:
-            from pipeline.train import RUN_ID_ENV
-
             self.trial = open_trial(self.ref)
             self.trial.set_user_attr("mlflow_run_id", os.environ.get(RUN_ID_ENV, ""))
 

@@ -87,7 +87,7 @@ def tune(request: TuneRequest, export: str | None = None) -> dict[str, Any]:
         with study_lock(url, name):
             fail_stale(study)
             repair_stale_runs(tracker, study, parent)
-            tracker.client.log_text(parent, space.text, "search_space.yaml")
+            tracker.log_text(parent, space.text, "search_space.yaml")
         deadline = time.time() + request.timeout if request.timeout else None
         job = Job(base, request.space, name, url, request.n_trials, deadline, parent)
         run_workers(job, request.workers)
@@ -171,10 +171,11 @@ def run_trial(
     registries: Registries,
 ) -> TrialState:
     """Train one sampled config; tell the study COMPLETE, PRUNED or FAIL."""
+    trial_id = storage_trial_id(storage, study, trial)
     ref = TrialRef(
         job.storage,
         job.study,
-        trial._trial_id,
+        trial_id,
         space.metric,
         space.heartbeat["interval"],
         job.parent_run_id,
@@ -183,7 +184,7 @@ def run_trial(
         worker_name(),
     )
     trial.set_user_attr("worker", ref.worker)
-    with Heartbeat(storage, trial._trial_id, space.heartbeat["interval"]):
+    with Heartbeat(storage, trial_id, space.heartbeat["interval"]):
         try:
             cfg = trial_config(job.base, space.sample(trial), registries)
             if job.threads and not cfg.trainer.threads:
@@ -197,7 +198,15 @@ def run_trial(
             warnings.warn(f"trial {trial.number} failed: {error}", stacklevel=2)
             study.tell(trial, state=TrialState.FAIL)
             return TrialState.FAIL
-    return tell_outcome(study, trial, run_id, space, Tracker(cfg.tracking.uri))
+    trial.set_user_attr("mlflow_run_id", run_id)
+    frozen = storage.get_trial(trial_id)
+    return tell_outcome(study, frozen, run_id, space, Tracker(cfg.tracking.uri))
+
+
+def storage_trial_id(storage: Any, study: optuna.Study, trial: optuna.trial.Trial) -> int:
+    """The storage's id of trial, through the storage's public API (Trial keeps it private)."""
+    study_id = storage.get_study_id_from_name(study.study_name)
+    return int(storage.get_trial_id_from_study_id_trial_number(study_id, trial.number))
 
 
 def worker_name() -> str:
@@ -210,14 +219,7 @@ def train_trial(cfg: config_module.Config, ref: TrialRef, registries: Registries
     if not _multi_process(cfg):
         from pipeline.train import train
 
-        result = train(
-            cfg,
-            registries=registries,
-            callbacks=[ref.reporter()],
-            tags=ref.run_tags(),
-            params=ref.run_params(),
-        )
-        return result.run_id
+        return train(cfg, registries=registries, **ref.train_options()).run_id
     return _launch_train(cfg, ref)
 
 
@@ -247,15 +249,16 @@ def _launch_train(cfg: config_module.Config, ref: TrialRef) -> str:
 
 def tell_outcome(
     study: optuna.Study,
-    trial: optuna.trial.Trial,
+    frozen: optuna.trial.FrozenTrial,
     run_id: str,
     space: SearchSpace,
     tracker: Tracker,
 ) -> TrialState:
-    """Tell the study the trial's best reported value (COMPLETE) or that it was PRUNED."""
-    frozen = study._storage.get_trial(trial._trial_id)
+    """Tell the study the trial's best reported value (COMPLETE) or that it was PRUNED.
+
+    frozen is the trial as stored after training (its reports came from the training run).
+    """
     reported = list(frozen.intermediate_values.values())
-    trial.set_user_attr("mlflow_run_id", run_id)
     if "pruned_at_epoch" in frozen.user_attrs:
         state, value = TrialState.PRUNED, None
     elif reported:
@@ -263,7 +266,7 @@ def tell_outcome(
         value = (min if space.direction == "minimize" else max)(reported)
     else:
         state, value = TrialState.FAIL, None
-    study.tell(trial, value, state=state)
+    study.tell(frozen.number, value, state=state)
     tracker.set_tags(run_id, {"optuna.state": state.name})
     return state
 
@@ -286,12 +289,8 @@ def parent_run(tracker: Tracker, study: optuna.Study, experiment: str, tags: dic
 def repair_stale_runs(tracker: Tracker, study: optuna.Study, parent: str) -> int:
     """End child runs still RUNNING whose trial is over (a worker was killed): FAILED."""
     live = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
-    runs = tracker.client.search_runs(
-        [tracker.client.get_run(parent).info.experiment_id],
-        filter_string=f"tags.mlflow.parentRunId = '{parent}' and attributes.status = 'RUNNING'",
-    )
     repaired = 0
-    for run in runs:
+    for run in tracker.child_runs(parent, status="RUNNING"):
         if int(run.data.tags.get("optuna.trial", -1)) not in live:
             tracker.set_tags(
                 run.info.run_id,

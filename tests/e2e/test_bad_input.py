@@ -81,3 +81,57 @@ def test_unknown_run_id(workdir: Path, capsys) -> None:
 
 def test_missing_config_file(workdir: Path, capsys) -> None:
     fails_with(capsys, ["train", "conf/nope.yaml"], "conf/nope.yaml")
+
+
+def test_tracking_uri_that_mlflow_refuses(lm_config: Path, capsys) -> None:
+    fails_with(
+        capsys, ["train", str(lm_config), "--tracking-uri", "bogus://x"], "bogus://x", "sqlite:///"
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["predict", "--run", "0123abcd", "--top-k", "0", "hola"], "--top-k must be at least 1"),
+        (["tune", "c.yaml", "--space", "s.yaml", "--n-trials", "0"], "--n-trials must be"),
+        (["tune", "c.yaml", "--space", "s.yaml", "--workers", "0"], "--workers must be"),
+    ],
+)
+def test_option_out_of_range(workdir: Path, capsys, argv, fragment) -> None:
+    fails_with(capsys, argv, fragment)
+
+
+@pytest.fixture
+def space(workdir: Path) -> Path:
+    path = workdir / "space.yaml"
+    path.write_text("params:\n  optim.lr: {float: [0.001, 0.1]}\n", encoding="utf-8")
+    return path
+
+
+def test_space_file_that_is_not_yaml(lm_config: Path, space: Path, capsys) -> None:
+    space.write_text("params:\n  optim.lr: {float: [0.001, 0.1]\n", encoding="utf-8")
+    fails_with(capsys, ["tune", str(lm_config), "--space", str(space)], "space.yaml", "YAML")
+
+
+def test_storage_url_optuna_cannot_open(lm_config: Path, space: Path, capsys) -> None:
+    argv = ["tune", str(lm_config), "--space", str(space), "--storage", "nowhere"]
+    fails_with(capsys, argv, "--storage 'nowhere'", "postgresql://")
+
+
+def test_a_bug_is_not_disguised_as_bad_input(workdir: Path, monkeypatch) -> None:
+    """Only UserError is the user's: anything else keeps its traceback (exit status 1)."""
+
+    def broken_command(args: object) -> int:
+        raise ValueError("a bug inside a library")
+
+    monkeypatch.setattr("pipeline.cli.cmd_evaluate", broken_command)
+    with pytest.raises(ValueError, match="a bug inside a library"):
+        main(["evaluate", "--run", "0123abcd"])
+
+
+@pytest.mark.parametrize(
+    ("override", "fragment"),
+    [("trainer.strategy=bogus", "strategy='bogus'"), ("trainer.devices=abc", "devices='abc'")],
+)
+def test_trainer_settings_lightning_refuses(lm_config: Path, capsys, override, fragment) -> None:
+    fails_with(capsys, ["train", str(lm_config), override], fragment, "trainer.*")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.tracking import Tracker, final_status
+from pipeline.tracking import ArtifactNotFound, Tracker, TrackingUriError, final_status
 
 
 @pytest.fixture
@@ -43,3 +43,39 @@ def test_a_failure_ends_the_run_failed_with_the_error(uri: str) -> None:
         raise ValueError("bad value")
     run = tracker.get_run(run_id)
     assert (run.info.status, run.data.tags["error"]) == ("FAILED", "ValueError: bad value")
+
+
+def test_metric_history_child_runs_and_text_artifacts(uri: str) -> None:
+    tracker = Tracker(uri)
+    parent = tracker.create_run("exp", "parent", {})
+    children = [
+        tracker.create_run("exp", f"child-{i}", {"mlflow.parentRunId": parent}) for i in range(2)
+    ]
+    tracker.create_run("exp", "unrelated", {})
+    tracker.end(children[0], "FINISHED")
+    assert {run.info.run_id for run in tracker.child_runs(parent)} == set(children)
+    assert [run.info.run_id for run in tracker.child_runs(parent, "RUNNING")] == children[1:]
+    for step, value in enumerate((3.0, 2.0, 2.5)):
+        tracker.log_metrics(parent, {"val_loss": value}, step)
+    assert tracker.metric_history(parent, "val_loss") == [3.0, 2.0, 2.5]
+    assert tracker.metric_history(parent, "never_logged") == []
+    tracker.log_text(parent, "params: {}\n", "search_space.yaml")
+    folder = tracker.download(
+        parent, "search_space.yaml", Path(uri.removeprefix("sqlite:///")).parent
+    )
+    assert folder.read_text() == "params: {}\n"
+
+
+@pytest.mark.parametrize("scheme", ["bogus://", "file:"])  # file: the refused folder store
+def test_a_uri_mlflow_refuses_is_a_user_error_naming_the_setting(scheme, tmp_path) -> None:
+    bad = f"{scheme}{tmp_path / 'mlruns'}"
+    with pytest.raises(TrackingUriError, match="tracking.uri, --tracking-uri") as caught:
+        Tracker(bad).create_run("exp", "run", {})
+    assert bad in str(caught.value)
+
+
+def test_a_missing_artifact_is_a_user_error(uri: str, tmp_path: Path) -> None:
+    tracker = Tracker(uri)
+    run_id = tracker.create_run("exp", "killed early", {})
+    with pytest.raises(ArtifactNotFound, match="checkpoints/last.ckpt"):
+        tracker.download(run_id, "checkpoints/last.ckpt", tmp_path)
