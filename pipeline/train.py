@@ -23,6 +23,7 @@ from lightning.pytorch.callbacks import (
 )
 
 from pipeline import config as config_module
+from pipeline.checkpoints import log_checkpoint
 from pipeline.components import Components
 from pipeline.config import Config
 from pipeline.initialization import initialize
@@ -187,7 +188,7 @@ def _log_run_outputs(
     tracker.log_metrics(run_id, {k: v for k, v in metrics.items() if k.startswith("best_")})
     for path in (Path(best) if best else None, checkpoint_dir(run_id) / "last.ckpt"):
         if path is not None and path.is_file():
-            tracker.log_artifact(run_id, path, "checkpoints")
+            log_checkpoint(tracker, run_id, path)
     curve = learning_curve(
         tracker, run_id, list(task.metric_names), local_dir(run_id) / "learning_curve.png"
     )
@@ -301,7 +302,7 @@ def _log_last_checkpoint_on_interrupt(tracker: Tracker, run_id: str) -> Iterator
     except KeyboardInterrupt:
         last = checkpoint_dir(run_id) / "last.ckpt"
         if last.is_file():
-            tracker.log_artifact(run_id, last, "checkpoints")
+            log_checkpoint(tracker, run_id, last)
         raise
 
 
