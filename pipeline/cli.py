@@ -398,35 +398,19 @@ def cmd_plugins_new(args: argparse.Namespace) -> int:
 
 def _add_ui(commands: Any) -> None:
     parser = _command(commands, "ui", cmd_ui, "open the MLflow UI on the project's store")
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on")
     parser.add_argument("--port", type=int, default=5000)
+    parser.add_argument(
+        "--experiment", metavar="NAME", help="link to its runs table (default: the latest run's)"
+    )
+    parser.add_argument("--open", action="store_true", help="open the link in a web browser")
     _tracking_option(parser)
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
-    import subprocess
+    from pipeline.ui import serve
 
-    from pipeline.tracking import default_artifact_root, tracking_uri
-
-    uri = tracking_uri(args.tracking_uri)
-    command = [
-        sys.executable,
-        "-m",
-        "mlflow",
-        "ui",
-        "--backend-store-uri",
-        uri,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(args.port),
-    ]
-    artifacts = default_artifact_root(uri)
-    if artifacts:
-        command += ["--default-artifact-root", artifacts]
-    print(f"MLflow UI for {uri} at http://127.0.0.1:{args.port} (Ctrl-C to stop)", flush=True)
-    with contextlib.suppress(KeyboardInterrupt):
-        return subprocess.call(command)
-    return 0
+    return serve(args.host, args.port, args.experiment, args.open, args.tracking_uri)
 
 
 # ----------------------------------------------------------------------------- demo
