@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from pipeline import json_output
 from pipeline.errors import UserError
 from pipeline.plugins import GROUPS, PluginError, Registries, discover
 
@@ -138,7 +138,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         "checkpoint": result.checkpoint,
     }
     if args.json:
-        print(json.dumps(summary))
+        print(json_output.dumps(summary))
     else:
         for name, value in sorted(result.metrics.items()):
             print(f"{name:>24}  {value:.4f}")
@@ -175,7 +175,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     with _stdout_to_stderr(args.json):
         metrics = evaluate(args.run, args.split, args.tracking_uri)
     if args.json:
-        print(json.dumps({"run_id": args.run, "split": args.split, "metrics": metrics}))
+        print(json_output.dumps({"run_id": args.run, "split": args.split, "metrics": metrics}))
     else:
         for name, value in sorted(metrics.items()):
             print(f"{name:>24}  {value:.4f}")
@@ -214,7 +214,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     with _stdout_to_stderr(args.json):
         trained, predictions = predict(args.run, args.texts, args.tracking_uri, **options)
     if args.json:
-        print(json.dumps({"run_id": args.run, "predictions": predictions}, ensure_ascii=False))
+        print(
+            json_output.dumps({"run_id": args.run, "predictions": predictions}, ensure_ascii=False)
+        )
     else:
         for prediction in predictions:
             print(trained.task.describe(prediction))
@@ -273,7 +275,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     with _stdout_to_stderr(args.json):
         facts = tune(request, args.export)
     if args.json:
-        print(json.dumps(facts, default=str))
+        print(json_output.dumps(facts))
         return 0
     from pipeline.study_report import print_study
 
@@ -351,7 +353,7 @@ def _load_status(registry: Any, name: str) -> tuple[str, str]:
 
 def _print_plugins(rows: list[dict[str, str]], as_json: bool) -> None:
     if as_json:
-        print(json.dumps({"plugins": rows}))
+        print(json_output.dumps({"plugins": rows}))
         return
     columns = ("name", "group", "distribution", "version", "status")
     widths = {c: max(len(c), *(len(row[c]) for row in rows)) for c in columns} if rows else {}
