@@ -8,7 +8,7 @@ import signal
 import threading
 import warnings
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from lightning.pytorch.callbacks import (
 )
 
 from pipeline import config as config_module
-from pipeline.checkpoints import log_checkpoint
+from pipeline.checkpoints import check_run_id, log_checkpoint, run_folder_lock
 from pipeline.components import Components
 from pipeline.config import Config
 from pipeline.initialization import initialize
@@ -89,11 +89,19 @@ def train(
     # A rank > 0 started by torchrun/SLURM/another node inherits nothing: it opens no run and
     # gets rank 0's id by broadcast once the process group exists (ShareRunId); "" until then.
     follower = bool(inherited) or started_as_nonzero_rank()
+    # The run folder's lock: one process at a time writes a run's checkpoints. Taken before a
+    # resumed run is reopened, so that one still training elsewhere is left untouched.
+    held = ExitStack()
+    if resume and not follower:
+        tracker.get_run(check_run_id(resume))  # it exists, before a folder is made for it
+        held.enter_context(run_folder_lock(checkpoint_dir(resume)))
     run_id = (
         (inherited or resume or "")
         if follower
         else open_run(tracker, cfg, registries, resume, tags)
     )
+    if not resume and not follower:
+        held.enter_context(run_folder_lock(checkpoint_dir(run_id)))
     setup = RunSetup(
         cfg,
         task,
@@ -111,7 +119,7 @@ def train(
     status = nullcontext() if follower else final_status(tracker, run_id)
     on_interrupt = nullcontext() if follower else _log_last_checkpoint_on_interrupt(tracker, run_id)
     try:
-        with status, _signals_as_interrupt(), on_interrupt:
+        with held, status, _signals_as_interrupt(), on_interrupt:
             metrics, checkpoint = _train_run(setup)
     finally:
         if not inherited:
