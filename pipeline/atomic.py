@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,22 +39,18 @@ def atomic_writer(path: Path, mode: str = "wb", encoding: str | None = None) -> 
     _fsync_folder(path.parent)
 
 
-def write_bytes(path: Path, data: bytes) -> None:
-    """Write data to path atomically."""
-    with atomic_writer(path) as handle:
-        handle.write(data)
-
-
 def write_text(path: Path, text: str, encoding: str = "utf-8") -> None:
     """Write text to path atomically."""
     with atomic_writer(path, "w", encoding) as handle:
         handle.write(text)
 
 
-def copy_file(source: Path, destination: Path) -> None:
-    """Copy source to destination atomically (the destination is never a partial copy)."""
-    with open(source, "rb") as reader, atomic_writer(destination) as writer:
-        shutil.copyfileobj(reader, writer)
+def move_into_place(source: Path, target: Path) -> None:
+    """Sync source, then rename it to target (both on one file system, e.g. siblings)."""
+    with open(source, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(source, target)
+    _fsync_folder(Path(target).parent)
 
 
 @functools.cache

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import pickle
 import re
 import tempfile
@@ -21,6 +20,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
+from pipeline import atomic
 from pipeline.errors import UserError
 from pipeline.tracking import Tracker
 
@@ -125,7 +125,7 @@ def _download(tracker: Tracker, run_id: str, artifact: str, downloads: Path) -> 
     target = downloads / artifact
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=downloads, prefix=".download-") as staging:
-        os.replace(tracker.download(run_id, artifact, Path(staging)), target)
+        atomic.move_into_place(tracker.download(run_id, artifact, Path(staging)), target)
     return target
 
 

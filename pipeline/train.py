@@ -23,6 +23,7 @@ from lightning.pytorch.callbacks import (
 )
 
 from pipeline import config as config_module
+from pipeline.atomic_checkpoint_io import AtomicCheckpointIO
 from pipeline.checkpoints import check_run_id, log_checkpoint, run_folder_lock
 from pipeline.components import Components
 from pipeline.config import Config
@@ -282,6 +283,7 @@ def _build_trainer(
         callbacks=callbacks,
         use_distributed_sampler=False,  # tasks shard their own data (LM streams per rank)
         default_root_dir=str(directory),
+        plugins=[AtomicCheckpointIO()],
     )
     return trainer, best
 
