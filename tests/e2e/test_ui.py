@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.errors import UserError
 from pipeline.tracking import Tracker
+from pipeline.ui import experiment_link
 
 
 def free_port() -> int:
@@ -113,3 +115,19 @@ def test_a_taken_port_exits_2_naming_it(workdir: Path) -> None:
     assert result.returncode == 2
     assert f"port {port}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_link_opens_the_runs_table_of_the_latest_run_by_default(workdir: Path) -> None:
+    tracker = Tracker()
+    assert experiment_link("127.0.0.1", 5000, tracker, None) == "http://127.0.0.1:5000/"
+    tracker.create_run("first", "a", {})
+    time.sleep(0.01)  # start times are in ms: the second run is the latest
+    tracker.create_run("second", "b", {})
+    latest = tracker.experiment_id("second")
+    assert experiment_link("0.0.0.0", 5000, tracker, None) == (
+        f"http://127.0.0.1:5000/#/experiments/{latest}/runs?workflowType=machine_learning"
+    )
+    first = experiment_link("127.0.0.1", 5000, tracker, "first")
+    assert f"#/experiments/{tracker.experiment_id('first')}/runs" in first
+    with pytest.raises(UserError, match=r"no experiment 'thrid'.*one of: Default, first, second"):
+        experiment_link("127.0.0.1", 5000, tracker, "thrid")
