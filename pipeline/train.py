@@ -155,7 +155,7 @@ def _train_run(run: RunSetup) -> tuple[dict[str, float], str | None]:
     _fit(trainer, module, resume_from)
     best_path = best.best_model_path or None
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k != "loss"}
-    tested = trainer.test(module, ckpt_path=best_path or "last", verbose=False)
+    tested = trainer.test(module, ckpt_path=best_path or "last", verbose=False, weights_only=True)
     if best.best_model_score is not None:
         metrics[f"best_{task.monitor}"] = float(best.best_model_score)
     metrics.update({k: float(v) for k, v in (tested[0] if tested else {}).items()})
@@ -292,7 +292,7 @@ def _fit(trainer: L.Trainer, module: PipelineModule, ckpt_path: str | None) -> N
     """trainer.fit, with Lightning's exit after Ctrl-C/SIGTERM turned into KeyboardInterrupt."""
     previous = signal.getsignal(signal.SIGINT)
     try:
-        trainer.fit(module, ckpt_path=ckpt_path)
+        trainer.fit(module, ckpt_path=ckpt_path, weights_only=True)  # never unpickle code
     except SystemExit as error:  # Lightning calls sys.exit(1) after a graceful Ctrl-C shutdown
         if trainer.interrupted:
             raise KeyboardInterrupt("training interrupted; last checkpoint saved") from error
