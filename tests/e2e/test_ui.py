@@ -95,8 +95,10 @@ def test_ui_prints_a_working_link_and_sigterm_stops_every_process(workdir: Path)
             ui.wait(timeout=60)
     time.sleep(0.5)
     assert not [pid for pid in started if alive(pid)]
-    with socket.socket() as probe:  # and the port is free again
+    with socket.socket() as probe:  # nothing listens on the port any more
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past TIME_WAIT
         probe.bind(("127.0.0.1", port))
+        probe.listen()
 
 
 def test_a_taken_port_exits_2_naming_it(workdir: Path) -> None:
