@@ -1,7 +1,7 @@
 """``pipeline ui``: a lean MLflow server on the project's store, stopped whole on Ctrl-C/SIGTERM.
 
-``mlflow ui`` as shipped starts 4 web workers, a job runner and its consumers (PITFALLS.md:
-40-53 s and 3.4 GB on the project's machine); one worker with job execution off serves the
+``mlflow ui`` as shipped starts 4 web workers, a job runner and its consumers, which take many
+times the start-up time and memory (PITFALLS.md); one worker with job execution off serves the
 runs table, compare view and artifacts the same. The link is printed once the server answers
 HTTP, and opens the experiment's runs table (not MLflow 3's GenAI overview).
 """
@@ -16,13 +16,15 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.request
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import UserError
 
-START_TIMEOUT_S = 180.0  # a loaded 2-core machine took ~12 s; leave room, then give up
+if TYPE_CHECKING:
+    from pipeline.tracking import Tracker
+
+START_TIMEOUT_S = 180.0  # generous: on a busy small machine the server takes tens of seconds
 STOP_TIMEOUT_S = 10.0  # after SIGTERM, the group gets this long before SIGKILL
 LEAN_ENV = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}  # no job runner, no consumers
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -81,7 +83,7 @@ def check_port_free(host: str, port: int) -> None:
             ) from error
 
 
-def experiment_link(host: str, port: int, tracker: Any, name: str | None) -> str:
+def experiment_link(host: str, port: int, tracker: Tracker, name: str | None) -> str:
     """The runs table of experiment name (default: the latest run's), else the home page."""
     client = tracker.client
     if name is not None:
