@@ -43,7 +43,7 @@ def check_run_id(run_id: str) -> str:
     """run_id when it has MLflow's format (32 lowercase hex digits); else a UserError."""
     if not RUN_ID.fullmatch(run_id):
         raise UserError(
-            f"{run_id!r} is not a run id: MLflow run ids are 32 hex digits (copy one from "
+            f"run {run_id!r} does not exist: a run id is 32 hex digits (copy one from "
             "`pipeline train` output or the MLflow UI)"
         )
     return run_id

@@ -32,7 +32,7 @@ def test_run_ids_that_are_paths_are_refused(
 ) -> None:
     argv = [command, "--run", run_id] + (["hola"] if command == "predict" else [])
     assert main(argv) == 2
-    assert "is not a run id" in capsys.readouterr().err
+    assert "a run id is 32 hex digits" in capsys.readouterr().err
     assert not (workdir / "mlruns" / "local").exists(), "no folder is built from a bad id"
 
 
