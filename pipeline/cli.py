@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from pipeline import json_output
 from pipeline.errors import UserError
 from pipeline.plugins import GROUPS, PluginError, Registries, discover
 
@@ -126,7 +126,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         "checkpoint": result.checkpoint,
     }
     if args.json:
-        print(json.dumps(summary))
+        print(json_output.dumps(summary))
     else:
         for name, value in sorted(result.metrics.items()):
             print(f"{name:>24}  {value:.4f}")
@@ -163,7 +163,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     with _stdout_to_stderr(args.json):
         metrics = evaluate(args.run, args.split, args.tracking_uri)
     if args.json:
-        print(json.dumps({"run_id": args.run, "split": args.split, "metrics": metrics}))
+        print(json_output.dumps({"run_id": args.run, "split": args.split, "metrics": metrics}))
     else:
         for name, value in sorted(metrics.items()):
             print(f"{name:>24}  {value:.4f}")
@@ -202,7 +202,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     with _stdout_to_stderr(args.json):
         trained, predictions = predict(args.run, args.texts, args.tracking_uri, **options)
     if args.json:
-        print(json.dumps({"run_id": args.run, "predictions": predictions}, ensure_ascii=False))
+        print(
+            json_output.dumps({"run_id": args.run, "predictions": predictions}, ensure_ascii=False)
+        )
     else:
         for prediction in predictions:
             print(trained.task.describe(prediction))
@@ -262,7 +264,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     with _stdout_to_stderr(args.json):
         facts = tune(request, args.export)
     if args.json:
-        print(json.dumps(facts, default=str))
+        print(json_output.dumps(facts))
         return 0
     from pipeline.study_report import print_study
 
@@ -340,7 +342,7 @@ def _load_status(registry: Any, name: str) -> tuple[str, str]:
 
 def _print_plugins(rows: list[dict[str, str]], as_json: bool) -> None:
     if as_json:
-        print(json.dumps({"plugins": rows}))
+        print(json_output.dumps({"plugins": rows}))
         return
     columns = ("name", "group", "distribution", "version", "status")
     widths = {c: max(len(c), *(len(row[c]) for row in rows)) for c in columns} if rows else {}
@@ -387,35 +389,19 @@ def cmd_plugins_new(args: argparse.Namespace) -> int:
 
 def _add_ui(commands: Any) -> None:
     parser = _command(commands, "ui", cmd_ui, "open the MLflow UI on the project's store")
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on")
     parser.add_argument("--port", type=int, default=5000)
+    parser.add_argument(
+        "--experiment", metavar="NAME", help="link to its runs table (default: the latest run's)"
+    )
+    parser.add_argument("--open", action="store_true", help="open the link in a web browser")
     _tracking_option(parser)
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
-    import subprocess
+    from pipeline.ui import serve
 
-    from pipeline.tracking import default_artifact_root, tracking_uri
-
-    uri = tracking_uri(args.tracking_uri)
-    command = [
-        sys.executable,
-        "-m",
-        "mlflow",
-        "ui",
-        "--backend-store-uri",
-        uri,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(args.port),
-    ]
-    artifacts = default_artifact_root(uri)
-    if artifacts:
-        command += ["--default-artifact-root", artifacts]
-    print(f"MLflow UI for {uri} at http://127.0.0.1:{args.port} (Ctrl-C to stop)", flush=True)
-    with contextlib.suppress(KeyboardInterrupt):
-        return subprocess.call(command)
-    return 0
+    return serve(args.host, args.port, args.experiment, args.open, args.tracking_uri)
 
 
 # ----------------------------------------------------------------------------- demo

@@ -19,11 +19,17 @@ from types import FrameType
 from typing import Any
 
 import lightning as L
-import torch
 from lightning.pytorch.callbacks import Callback
 from torch import nn
 
 from pipeline import config as config_module
+from pipeline.checkpoints import (
+    check_run_id,
+    confined_run_dir,
+    log_checkpoint,
+    run_folder_lock,
+    verified_checkpoint,
+)
 from pipeline.components import Components
 from pipeline.config import Config
 from pipeline.interfaces import Task
@@ -78,8 +84,16 @@ def owned_run(
         with _signals_as_interrupt():
             yield OwnedRun(tracker, inherited or resume or "", False, bool(resume))
         return
-    run = OwnedRun(tracker, open_run(tracker, cfg, registries, resume, tags), True, bool(resume))
-    with ExitStack() as stack:  # left in reverse: checkpoint, signals, status, environment
+    with ExitStack() as stack:  # left in reverse: checkpoint, signals, status, lock, env
+        # The run folder's lock: one process at a time writes a run's checkpoints. Taken
+        # before a resumed run is reopened, so one still training elsewhere is left untouched.
+        if resume:
+            tracker.get_run(check_run_id(resume))  # it exists, before a folder is made for it
+            stack.enter_context(run_folder_lock(checkpoint_dir(resume)))
+        run_id = open_run(tracker, cfg, registries, resume, tags)
+        if not resume:
+            stack.enter_context(run_folder_lock(checkpoint_dir(run_id)))
+        run = OwnedRun(tracker, run_id, True, bool(resume))
         os.environ[RUN_ID_ENV] = run.run_id
         stack.callback(os.environ.pop, RUN_ID_ENV, None)
         stack.enter_context(final_status(tracker, run.run_id))
@@ -116,7 +130,7 @@ def _log_last_checkpoint_on_interrupt(run: OwnedRun) -> Iterator[None]:
     except KeyboardInterrupt:
         last = run.checkpoints / "last.ckpt"
         if last.is_file():
-            run.tracker.log_artifact(run.run_id, last, "checkpoints")
+            log_checkpoint(run.tracker, run.run_id, last)
         raise
 
 
@@ -143,8 +157,11 @@ def _signals_as_interrupt() -> Iterator[None]:
 
 
 def local_dir(run_id: str) -> Path:
-    """Local files of a run: mlruns/local/RUN_ID/{checkpoints,inputs,downloaded}."""
-    return (Path.cwd() / STORE_DIR / "local" / run_id).resolve()
+    """Local files of a run: mlruns/local/RUN_ID/{checkpoints,inputs,downloaded}.
+
+    Refused for a name that is not one plain folder name or resolves outside mlruns/local.
+    """
+    return confined_run_dir(Path.cwd() / STORE_DIR / "local", run_id)
 
 
 def checkpoint_dir(run_id: str) -> Path:
@@ -207,11 +224,12 @@ def fetch_run_files(tracker: Tracker, run_id: str, artifact_path: str) -> Path:
 
 
 def resume_checkpoint(tracker: Tracker, run_id: str, directory: Path) -> str:
-    """Path of the run's last checkpoint (local, else downloaded from its artifacts)."""
-    local = directory / "last.ckpt"
-    if local.is_file():
-        return str(local)
-    return str(fetch_run_files(tracker, run_id, "checkpoints/last.ckpt"))
+    """Path of the run's last checkpoint (local, else its logged copy), verified (checksum,
+    tensors and plain data only) before Lightning gets it."""
+    path, _ = verified_checkpoint(
+        tracker, run_id, directory / "last.ckpt", local_dir(run_id) / "downloaded"
+    )
+    return str(path)
 
 
 @dataclass
@@ -226,6 +244,7 @@ class TrainedRun:
 
 def load_trained(tracker: Tracker, run_id: str, registries: Registries) -> TrainedRun:
     """Rebuild run_id's network from its logged config and task files, with its best weights."""
+    tracker.get_run(check_run_id(run_id))  # before any path is built from it
     config_path = fetch_run_files(tracker, run_id, "config.yaml")
     raw = config_module.load_yaml(config_path.read_text(encoding="utf-8"))
     cfg = config_module.build_config(raw, registries)
@@ -238,21 +257,20 @@ def load_trained(tracker: Tracker, run_id: str, registries: Registries) -> Train
 
 
 def best_checkpoint(tracker: Tracker, run_id: str) -> Path:
-    """The run's best checkpoint (local when present, else its artifact)."""
-    local = checkpoint_dir(run_id) / "best.ckpt"
-    if local.is_file():
-        return local
-    return fetch_run_files(tracker, run_id, "checkpoints/best.ckpt")
+    """The run's best checkpoint, verified (local when usable, else its logged copy)."""
+    return _best(tracker, run_id)[0]
 
 
 def _network_weights(tracker: Tracker, run_id: str) -> dict[str, Any]:
-    # Our own Lightning checkpoint: it holds loop and callback state besides tensors.
-    checkpoint = torch.load(
-        best_checkpoint(tracker, run_id), map_location="cpu", weights_only=False
-    )
+    """The network's tensors from the run's best checkpoint (loaded with weights_only=True)."""
     prefix = "network."
     return {
         k.removeprefix(prefix): v
-        for k, v in checkpoint["state_dict"].items()
+        for k, v in _best(tracker, run_id)[1]["state_dict"].items()
         if k.startswith(prefix)
     }
+
+
+def _best(tracker: Tracker, run_id: str) -> tuple[Path, dict[str, Any]]:
+    local = checkpoint_dir(run_id) / "best.ckpt"
+    return verified_checkpoint(tracker, run_id, local, local_dir(run_id) / "downloaded")

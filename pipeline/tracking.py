@@ -23,6 +23,7 @@ from mlflow.tracking import MlflowClient
 from mlflow.tracking.registry import UnsupportedModelRegistryStoreURIException
 
 from pipeline.errors import UserError
+from pipeline.sqlite_store import open_sqlite_client
 
 STORE_DIR = Path("mlruns")
 logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)  # "Creating tables..."
@@ -65,9 +66,10 @@ class Tracker:
     @functools.cached_property
     def client(self) -> MlflowClient:
         """Opened on first use (opening a new SQLite store creates its tables): DDP ranks
-        other than 0, which log nothing, never touch the store, so they cannot race rank 0."""
+        other than 0, which log nothing, never touch the store, so they cannot race rank 0.
+        A local SQLite store is created under a file lock (see :mod:`pipeline.sqlite_store`)."""
         if self.uri.startswith("sqlite:///"):
-            Path(self.uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            return open_sqlite_client(self.uri)
         return _open_client(self.uri)
 
     def experiment_id(self, name: str) -> str:

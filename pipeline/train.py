@@ -11,6 +11,7 @@ import torch
 from lightning.pytorch.callbacks import Callback
 
 from pipeline import config as config_module
+from pipeline.checkpoints import log_checkpoint
 from pipeline.components import Components
 from pipeline.config import Config
 from pipeline.initialization import initialize
@@ -107,7 +108,7 @@ def _log_outputs(
     tracker.log_metrics(run_id, {k: v for k, v in metrics.items() if k.startswith("best_")})
     for path in (Path(best) if best else None, run.checkpoints / "last.ckpt"):
         if path is not None and path.is_file():
-            tracker.log_artifact(run_id, path, "checkpoints")
+            log_checkpoint(tracker, run_id, path)
     curve = learning_curve(
         tracker, run_id, list(task.metric_names), local_dir(run_id) / "learning_curve.png"
     )

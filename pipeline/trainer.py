@@ -19,6 +19,7 @@ from lightning.pytorch.callbacks import (
     ModelCheckpoint,
 )
 
+from pipeline.atomic_checkpoint_io import AtomicCheckpointIO
 from pipeline.config import Config, TrainerConfig
 from pipeline.errors import UserError
 from pipeline.interfaces import Task
@@ -115,6 +116,7 @@ def _trainer(
         callbacks=callbacks,
         use_distributed_sampler=False,  # tasks shard their own data (LM streams per rank)
         default_root_dir=str(directory),
+        plugins=[AtomicCheckpointIO()],  # a crash or a full disk never leaves half a file
     )
 
 
@@ -122,7 +124,7 @@ def fit(trainer: L.Trainer, module: PipelineModule, ckpt_path: str | None) -> No
     """trainer.fit, with Lightning's exit after Ctrl-C/SIGTERM turned into KeyboardInterrupt."""
     previous = signal.getsignal(signal.SIGINT)
     try:
-        trainer.fit(module, ckpt_path=ckpt_path)
+        trainer.fit(module, ckpt_path=ckpt_path, weights_only=True)  # never unpickle code
     except SystemExit as error:  # Lightning calls sys.exit(1) after a graceful Ctrl-C shutdown
         if trainer.interrupted:
             raise KeyboardInterrupt("training interrupted; last checkpoint saved") from error
@@ -140,7 +142,7 @@ def tested_metrics(
     """Metrics of the fit, ``best_<monitor>`` and the test metrics of the best checkpoint."""
     best_path = best.best_model_path or None
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k != "loss"}
-    tested = trainer.test(module, ckpt_path=best_path or "last", verbose=False)
+    tested = trainer.test(module, ckpt_path=best_path or "last", verbose=False, weights_only=True)
     if best.best_model_score is not None:
         metrics[f"best_{monitor}"] = float(best.best_model_score)
     metrics.update({k: float(v) for k, v in (tested[0] if tested else {}).items()})
