@@ -60,7 +60,7 @@ def test_a_stop_signal_ends_the_run_killed_with_its_last_checkpoint(
 ) -> None:
     before = signal.getsignal(stop_signal)
     with pytest.raises(KeyboardInterrupt), owned_run(tracker, cfg, registries) as run:
-        run.checkpoints.mkdir(parents=True)
+        run.checkpoints.mkdir(parents=True, exist_ok=True)  # the run lock made it
         (run.checkpoints / "last.ckpt").write_bytes(b"weights")
         os.kill(os.getpid(), stop_signal)
     assert tracker.get_run(run.run_id).info.status == "KILLED"
@@ -82,12 +82,13 @@ def test_a_launched_rank_trains_in_rank_0s_run_and_leaves_it_alone(
     tracker, cfg, registries, monkeypatch
 ) -> None:
     with owned_run(tracker, cfg, registries) as owner:
-        monkeypatch.setenv(RUN_ID_ENV, owner.run_id)  # as Lightning's launcher passes it on
+        # owned_run itself set RUN_ID_ENV, as Lightning's launcher passes it on to the ranks
         with pytest.raises(RuntimeError), owned_run(tracker, cfg, registries) as rank:
             assert (rank.run_id, rank.owner) == (owner.run_id, False)
             raise RuntimeError("rank 1 failed")  # its status is rank 0's to set
         assert tracker.get_run(owner.run_id).info.status == "RUNNING"
         assert os.environ[RUN_ID_ENV] == owner.run_id
+    assert RUN_ID_ENV not in os.environ
 
 
 def test_an_externally_started_rank_opens_no_run(tmp_path, cfg, registries, monkeypatch):
