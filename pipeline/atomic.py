@@ -12,11 +12,11 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 
 @contextlib.contextmanager
-def atomic_writer(path: Path, mode: str = "wb", encoding: str | None = None) -> Iterator[IO]:
+def atomic_writer(path: Path, mode: str = "wb", encoding: str | None = None) -> Iterator[IO[Any]]:
     """Open a temporary sibling of path for writing; on success it replaces path.
 
     On any error (``OSError`` of a full disk, an interrupt) the temporary file is removed and

@@ -49,7 +49,7 @@ def predict(
     tracking_uri: str | None = None,
     registries: Registries | None = None,
     **options: Any,
-) -> tuple[TrainedRun, list[dict]]:
+) -> tuple[TrainedRun, list[dict[str, Any]]]:
     """The task's predictions for texts (options such as top_k pass through to the task)."""
     trained = load(run_id, tracking_uri, registries)
     return trained, trained.task.predict(trained.network, texts, **options)

@@ -88,7 +88,8 @@ def _schema_problem(db: sqlite3.Connection, tables: set[str]) -> str | None:
     from mlflow.store.db.utils import _get_latest_schema_revision
 
     row = db.execute("SELECT version_num FROM alembic_version").fetchone()
-    found, head = (row[0] if row else None), _get_latest_schema_revision()
+    found = row[0] if row else None
+    head = _get_latest_schema_revision()  # type: ignore[no-untyped-call]  # MLflow's own
     return None if found == head else f"schema version {found}, expected {head}"
 
 

@@ -106,7 +106,7 @@ def load_or_create(name: str, storage: Any, space: SearchSpace) -> optuna.Study:
         storage=storage,
         sampler=make_sampler(space),
         pruner=make_pruner(space.pruner),
-        direction=space.direction,
+        direction=optuna.study.StudyDirection[space.direction.upper()],
         load_if_exists=True,
     )
 

@@ -51,7 +51,7 @@ def top_trials(study: optuna.Study, limit: int = 5) -> list[optuna.trial.FrozenT
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     ordered = sorted(
         complete,
-        key=lambda t: t.value,
+        key=lambda t: float(t.value if t.value is not None else 0.0),  # COMPLETE: always set
         reverse=study.direction == optuna.study.StudyDirection.MAXIMIZE,
     )
     return ordered[:limit]
@@ -82,7 +82,9 @@ def _short(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-def export_best(study: optuna.Study, base: dict, registries: Registries, path: Path) -> str:
+def export_best(
+    study: optuna.Study, base: dict[str, Any], registries: Registries, path: Path
+) -> str:
     """Write the best trial's full config; returns the command that retrains it."""
     cfg = trial_config(base, study.best_trial.params, registries)
     command = f"pipeline train {path}"
@@ -93,7 +95,7 @@ def export_best(study: optuna.Study, base: dict, registries: Registries, path: P
 
 
 def log_to_parent(
-    tracker: Tracker, parent: str, study: optuna.Study, facts: dict, folder: Path
+    tracker: Tracker, parent: str, study: optuna.Study, facts: dict[str, Any], folder: Path
 ) -> None:
     """Best value, params and run id, state counts, and Optuna's plots on the parent run."""
     tracker.set_tags(parent, {f"trials.{k.lower()}": v for k, v in facts["counts"].items()})

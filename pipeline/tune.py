@@ -244,7 +244,7 @@ def _launch_train(cfg: config_module.Config, ref: TrialRef) -> str:
     )
     if done.returncode != 0:
         raise RuntimeError(f"trial training exited {done.returncode}: {done.stderr[-800:]}")
-    return json.loads(done.stdout)["run_id"]
+    return str(json.loads(done.stdout)["run_id"])
 
 
 def tell_outcome(
@@ -271,14 +271,14 @@ def tell_outcome(
     return state
 
 
-def parent_run(tracker: Tracker, study: optuna.Study, experiment: str, tags: dict) -> str:
+def parent_run(tracker: Tracker, study: optuna.Study, experiment: str, tags: dict[str, str]) -> str:
     """The study's parent run: the one recorded in the study, reopened, or a new one."""
     known = study.user_attrs.get("mlflow_parent_run_id")
     if known:
         try:
             tracker.get_run(known)
             tracker.reopen(known)
-            return known
+            return str(known)
         except LookupError:
             pass
     run_id = tracker.create_run(experiment, f"study-{study.study_name}", tags)

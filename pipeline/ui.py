@@ -55,7 +55,7 @@ def serve(host: str, port: int, experiment: str | None, open_browser: bool, uri:
             signal.signal(number, handler)
 
 
-def _run_until_stopped(server: subprocess.Popen, base: str, link: str, browse: bool) -> int:
+def _run_until_stopped(server: subprocess.Popen[bytes], base: str, link: str, browse: bool) -> int:
     if not wait_until_answers(f"{base}/health", server):
         print(f"error: the MLflow server for {base} did not answer", file=sys.stderr)
         return server.poll() or 1
@@ -86,6 +86,7 @@ def check_port_free(host: str, port: int) -> None:
 def experiment_link(host: str, port: int, tracker: Tracker, name: str | None) -> str:
     """The runs table of experiment name (default: the latest run's), else the home page."""
     client = tracker.client
+    experiment_id: str | None
     if name is not None:
         found = client.get_experiment_by_name(name)
         if found is None:
@@ -115,7 +116,7 @@ def server_command(uri: str, host: str, port: int, artifact_root: str | None) ->
 
 
 def wait_until_answers(
-    url: str, server: subprocess.Popen, timeout: float = START_TIMEOUT_S
+    url: str, server: subprocess.Popen[bytes], timeout: float = START_TIMEOUT_S
 ) -> bool:
     """True once url answers HTTP 200; False if the server ends first or timeout passes."""
     deadline = time.monotonic() + timeout
@@ -128,7 +129,7 @@ def wait_until_answers(
     return False
 
 
-def stop_group(server: subprocess.Popen) -> None:
+def stop_group(server: subprocess.Popen[bytes]) -> None:
     """SIGTERM to the server's whole process group, SIGKILL to whatever outlives the grace."""
     group = server.pid  # start_new_session: the server leads its own group
     _signal_group(group, signal.SIGTERM)
@@ -140,7 +141,7 @@ def stop_group(server: subprocess.Popen) -> None:
         server.wait(timeout=STOP_TIMEOUT_S)
 
 
-def _group_alive(group: int, server: subprocess.Popen) -> bool:
+def _group_alive(group: int, server: subprocess.Popen[bytes]) -> bool:
     server.poll()  # reap the leader, or it counts as alive
     try:
         os.killpg(group, 0)
