@@ -7,13 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from plugins.tasks.language_model.demo_corpus import (
-    FEMININE_NOUNS,
-    MASCULINE_NOUNS,
-    generate_sentences,
-    main,
-    write_demo_corpus,
-)
+from plugins.tasks.language_model.demo_corpus import generate_sentences, main, write_demo_corpus
+from plugins.tasks.language_model.demo_lexicon import FEMININE_NOUNS, MASCULINE_NOUNS
 
 
 @pytest.fixture(scope="module")
