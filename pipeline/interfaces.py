@@ -10,7 +10,7 @@ Shapes: B batch, T time steps, D input features, H hidden units, V vocabulary si
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -86,7 +86,8 @@ class Cell(nn.Module):
         """Parameters by initializer group: ``input``, ``recurrent`` and ``bias``.
 
         The default sorts by name: ``weight_ih*`` input, ``weight_hh*`` recurrent, ``bias*``
-        bias. Override when your names differ; unlisted parameters keep their own init.
+        bias. Override when your names differ; unlisted parameters keep their own init
+        always (no ``init.*`` key reaches them).
         """
         groups: dict[str, list[nn.Parameter]] = {"input": [], "recurrent": [], "bias": []}
         for name, parameter in self.named_parameters(recurse=False):
@@ -97,6 +98,18 @@ class Cell(nn.Module):
             elif name.startswith("bias"):
                 groups["bias"].append(parameter)
         return groups
+
+    def own_init(self) -> Collection[str]:
+        """Names of this cell's own parameters (``named_parameters(recurse=False)``) whose
+        initial values ``__init__`` set and the group initializers must keep.
+
+        A declared parameter stays in its group, and keeps its values unless the user chooses
+        that group's initializer explicitly (``init.<group>`` other than its default, or
+        ``init.options.<group>``). Declare what an option sets, e.g. an LSTM's
+        ``forget_bias``; the default declares nothing. Any ``nn.Module`` of a task network
+        may define the same method (see :func:`pipeline.initialization.declared_parameters`).
+        """
+        return ()
 
 
 class Initializer(Protocol):

@@ -13,7 +13,7 @@ import pytest
 from pipeline.interfaces import Cell, Initializer, Task
 
 GUIDE = Path(__file__).resolve().parents[1] / "docs" / "plugins.md"
-CELL_METHODS = ("init_state", "project", "step", "forward", "parameter_groups")
+CELL_METHODS = ("init_state", "project", "step", "forward", "parameter_groups", "own_init")
 TASK_METHODS = (
     "config_problems",
     "prepare_data",
