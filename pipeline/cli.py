@@ -276,7 +276,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
 def _add_plugins(commands: Any) -> None:
     parser = commands.add_parser(
         "plugins",
-        help="list and check cell, initializer and task plugins",
+        help="list and check cell, initializer, task and tokenizer plugins",
         description="Plugins found through entry points.",
     )
     actions = parser.add_subparsers(title="actions", metavar="ACTION", required=True)
