@@ -27,10 +27,17 @@ Condition = tuple[str, tuple[Any, ...]]
 class Conditional(Protocol):
     """What the checks need of a search-space parameter (``pipeline.search_space.Param``)."""
 
-    key: str
-    kind: str
-    choices: tuple[Any, ...]
-    when: tuple[Condition, ...]
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def choices(self) -> tuple[Any, ...]: ...
+
+    @property
+    def when(self) -> tuple[Condition, ...]: ...
 
     def allows(self, value: Any) -> bool: ...
 
