@@ -78,20 +78,33 @@ def initialize(
     generator = torch.Generator().manual_seed(seed)
     context = {"vocab": list(vocabulary or [])}
     declared = declared_parameters(network)
-    explicit = explicit_groups(init)
     facts: dict[str, Any] = {}
-    for group, parameters in parameter_groups(network).items():
-        kept = [p for p in parameters if id(p) in declared]
-        if kept and group in explicit:
-            _warn_overwritten(group, getattr(init, group), [declared[id(p)] for p in kept])
-        elif kept:
-            facts[f"init.{group}.kept_own_init"] = len(kept)
-            parameters = [p for p in parameters if id(p) not in declared]
+    for group, grouped in parameter_groups(network).items():
+        parameters = _to_fill(group, grouped, declared, init, facts)
         initializer = chosen[group]
         options = {**init.options.get(group, {}), **context_arguments(initializer, context)}
         for parameter in parameters:
             facts.update(_fill(parameter, initializer, generator, options, f"init.{group}"))
     return facts
+
+
+def _to_fill(
+    group: str,
+    parameters: list[nn.Parameter],
+    declared: dict[int, str],
+    init: InitConfig,
+    facts: dict[str, Any],
+) -> list[nn.Parameter]:
+    """The group's parameters its initializer fills: all when the user chose the group,
+    else those no module declared (counted in ``init.<group>.kept_own_init``)."""
+    kept = [p for p in parameters if id(p) in declared]
+    if not kept:
+        return parameters
+    if group in explicit_groups(init):
+        _warn_overwritten(group, getattr(init, group), [declared[id(p)] for p in kept])
+        return parameters
+    facts[f"init.{group}.kept_own_init"] = len(kept)
+    return [p for p in parameters if id(p) not in declared]
 
 
 def declared_parameters(network: nn.Module) -> dict[int, str]:
@@ -136,7 +149,7 @@ def _warn_overwritten(group: str, name: str, parameters: list[str]) -> None:
         f"init.{group}={name} is set explicitly, so it overwrites the initial values that "
         f"{shown} declare for themselves (e.g. model.cell_options.forget_bias); leave "
         f"init.{group} and init.options.{group} at their defaults to keep them",
-        stacklevel=3,
+        stacklevel=4,
     )
 
 
