@@ -278,7 +278,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
 def _add_plugins(commands: Any) -> None:
     parser = commands.add_parser(
         "plugins",
-        help="list and check cell, initializer and task plugins",
+        help="list and check cell, initializer, task and tokenizer plugins",
         description="Plugins found through entry points.",
     )
     actions = parser.add_subparsers(title="actions", metavar="ACTION", required=True)
@@ -373,14 +373,14 @@ def cmd_plugins_check(args: argparse.Namespace) -> int:
 
 
 def cmd_plugins_new(args: argparse.Namespace) -> int:
-    from pipeline.scaffold import KINDS, create
+    from pipeline.scaffold import KINDS, create, next_steps
 
     kinds = tuple(kind for kind in KINDS if getattr(args, kind))
     files = create(args.name, kinds, args.directory)
     root = files[0].parent
     for path in files:
         print(f"wrote {path}")
-    print(f"next: pip install -e {root} && (cd {root} && pytest) && pipeline plugins list")
+    print(f"next: {next_steps(root)}")
     return 0
 
 

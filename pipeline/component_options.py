@@ -29,6 +29,14 @@ INIT_GROUPS = ("embedding", "input", "recurrent", "bias", "output")
 """Parameter groups with an initializer each (``init.<group>``), see pipeline.initialization."""
 INITIALIZER_CONTEXT = ("generator", "vocab")
 """Keyword parameters of an initializer that the core fills in; a config may not set them."""
+TOKENIZER_SETTINGS = (
+    "vocab_size",
+    "min_frequency",
+    "lowercase",
+    "model_type",
+    "character_coverage",
+)
+"""``tokenizer.*`` keys passed to a tokenizer's ``__init__`` when it names them (not options)."""
 
 Component = TypeVar("Component", bound=Callable[..., Any])
 
@@ -60,6 +68,9 @@ def component_problems(cfg: Config, registries: Registries) -> list[str]:
                 f"model.runner: fused, but cell {cfg.model.cell!r} has no fused path; "
                 "use auto, compiled or eager"
             )
+    tokenizer = _component(registries.tokenizers, cfg.tokenizer.kind, "tokenizer.kind", problems)
+    if tokenizer is not None:
+        problems += tokenizer_option_problems(tokenizer, cfg.tokenizer.options, cfg.tokenizer.kind)
     for group in INIT_GROUPS:
         name = getattr(cfg.init, group)
         options = cfg.init.options.get(group, {})
@@ -124,6 +135,18 @@ def cell_option_problems(cell: type, options: Mapping[str, Any], name: str) -> l
     """Problems of ``model.cell_options`` for the cell class registered as ``name``."""
     label = f"model.cell={name}"
     return option_problems(cell, options, key="model.cell_options", label=label, positional=2)
+
+
+def tokenizer_option_problems(tokenizer: type, options: Mapping[str, Any], kind: str) -> list[str]:
+    """Problems of ``tokenizer.options`` for the tokenizer registered as ``kind``."""
+    return option_problems(
+        tokenizer,
+        options,
+        key="tokenizer.options",
+        label=f"tokenizer.kind={kind}",
+        positional=0,
+        supplied=TOKENIZER_SETTINGS,
+    )
 
 
 def initializer_option_problems(

@@ -62,12 +62,15 @@ class DataConfig:
 
 @dataclass
 class TokenizerConfig:
-    kind: Literal["word", "sentencepiece"] = "word"
+    kind: str = "word"
+    """A plugin of ``rnn_pipeline.tokenizers``: word, sentencepiece or a plugin's."""
     vocab_size: int = field(default=10000, metadata=_range(4))
     min_frequency: int = field(default=1, metadata=_range(1))
     lowercase: bool = False
     model_type: Literal["unigram", "bpe"] = "unigram"
     character_coverage: float = field(default=1.0, metadata=_range(0.9, 1.0))
+    options: dict[str, Any] = field(default_factory=dict)
+    """The chosen tokenizer's own options (e.g. a vocabulary file of a plugin's)."""
 
 
 @dataclass
@@ -154,7 +157,7 @@ class Config:
 MOVED_KEYS = {"data.label_column": "task.label_column (an option of the classification task)"}
 """Keys that moved: an old config naming one gets an error naming the new key."""
 
-PLUGIN_KEYS = {"model.cell": "cells", "task.name": "tasks"} | {
+PLUGIN_KEYS = {"model.cell": "cells", "task.name": "tasks", "tokenizer.kind": "tokenizers"} | {
     f"init.{group}": "initializers" for group in INIT_GROUPS
 }
 

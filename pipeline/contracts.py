@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pipeline.errors import UserError
-from pipeline.interfaces import FUSED_MODES, Cell, Task
+from pipeline.interfaces import FUSED_MODES, Cell, Task, Tokenizer
 
 
 class ContractError(UserError):
@@ -70,8 +70,33 @@ def validate_task(name: str, obj: Any) -> None:
         )
 
 
+def validate_tokenizer(name: str, obj: Any) -> None:
+    """A tokenizer subclasses ``Tokenizer``, saves the kind it is registered under and
+    implements every abstract method of ``Tokenizer``."""
+    if not (inspect.isclass(obj) and issubclass(obj, Tokenizer)):
+        raise ContractError(
+            "tokenizers", name, f"{obj!r} is not a subclass of pipeline.interfaces.Tokenizer"
+        )
+    if obj.kind != name:
+        raise ContractError(
+            "tokenizers",
+            name,
+            f"kind is {obj.kind!r}; set it to the entry-point name {name!r} (a saved tokenizer "
+            "records its kind so that loading finds this plugin)",
+        )
+    missing = sorted(getattr(obj, "__abstractmethods__", ()))
+    if missing:
+        methods = ", ".join(f"{method}()" for method in missing)
+        raise ContractError(
+            "tokenizers",
+            name,
+            f"it does not implement {methods} (required by pipeline.interfaces.Tokenizer)",
+        )
+
+
 VALIDATORS: dict[str, Callable[[str, Any], None]] = {
     "cells": validate_cell,
     "initializers": validate_initializer,
     "tasks": validate_task,
+    "tokenizers": validate_tokenizer,
 }

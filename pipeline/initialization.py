@@ -5,10 +5,18 @@ context its signature names (``vocab``: the token of each embedding row), whatev
 Groups: ``embedding`` (nn.Embedding weights), ``input``/``recurrent``/``bias`` (as each Cell
 sorts its parameters), ``output`` (nn.Linear weights of heads; their biases go to ``bias``).
 A parameter shared by two modules (tied weights) is initialised once, by its first group.
+Parameters of other modules, and cell parameters a Cell does not list, keep their own init.
+
+A module may declare initial values it set itself with ``own_init()`` (names of its own
+parameters, see ``Cell.own_init``): such a parameter keeps them unless the user chose its
+group's initializer explicitly (a name other than the default, or options), because a
+component's option (``model.cell_options.forget_bias``) is as much the user's word as
+``init.bias``, and the default ``init.bias=zeros`` is nobody's.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,7 +27,7 @@ from pipeline.component_options import context_arguments, initializer_option_pro
 from pipeline.config import INIT_GROUPS, ConfigError, InitConfig
 from pipeline.errors import UserError
 from pipeline.interfaces import Cell
-from pipeline.plugins import Registry
+from pipeline.plugins import PluginError, Registry
 
 
 def parameter_groups(network: nn.Module) -> dict[str, list[nn.Parameter]]:
@@ -69,13 +77,80 @@ def initialize(
         raise ConfigError(problems)
     generator = torch.Generator().manual_seed(seed)
     context = {"vocab": list(vocabulary or [])}
+    declared = declared_parameters(network)
     facts: dict[str, Any] = {}
-    for group, parameters in parameter_groups(network).items():
+    for group, grouped in parameter_groups(network).items():
+        parameters = _to_fill(group, grouped, declared, init, facts)
         initializer = chosen[group]
         options = {**init.options.get(group, {}), **context_arguments(initializer, context)}
         for parameter in parameters:
             facts.update(_fill(parameter, initializer, generator, options, f"init.{group}"))
     return facts
+
+
+def _to_fill(
+    group: str,
+    parameters: list[nn.Parameter],
+    declared: dict[int, str],
+    init: InitConfig,
+    facts: dict[str, Any],
+) -> list[nn.Parameter]:
+    """The group's parameters its initializer fills: all when the user chose the group,
+    else those no module declared (counted in ``init.<group>.kept_own_init``)."""
+    kept = [p for p in parameters if id(p) in declared]
+    if not kept:
+        return parameters
+    if group in explicit_groups(init):
+        _warn_overwritten(group, getattr(init, group), [declared[id(p)] for p in kept])
+        return parameters
+    facts[f"init.{group}.kept_own_init"] = len(kept)
+    return [p for p in parameters if id(p) not in declared]
+
+
+def declared_parameters(network: nn.Module) -> dict[int, str]:
+    """Parameters whose module declares its own initial values (``own_init()``), by id.
+
+    Values are qualified names such as ``encoder.cells.0.bias_ih`` (for messages).
+    """
+    declared: dict[int, str] = {}
+    for prefix, module in network.named_modules():
+        own_init = getattr(module, "own_init", None)
+        if not callable(own_init):
+            continue
+        own = dict(module.named_parameters(recurse=False))
+        for name in own_init():
+            if name not in own:
+                raise PluginError(
+                    f"{type(module).__name__}.own_init() names {name!r}, which is not one of "
+                    f"its own parameters ({', '.join(own) or 'none'})"
+                )
+            declared.setdefault(id(own[name]), f"{prefix}.{name}" if prefix else name)
+    return declared
+
+
+def explicit_groups(init: InitConfig) -> set[str]:
+    """Groups whose initializer the user chose: a name other than the default, or options.
+
+    Judged by value, not by where the value came from, so a run's saved config (which spells
+    out every key) means the same when it is loaded again.
+    """
+    defaults = InitConfig()
+    return {
+        group
+        for group in INIT_GROUPS
+        if getattr(init, group) != getattr(defaults, group) or init.options.get(group)
+    }
+
+
+def _warn_overwritten(group: str, name: str, parameters: list[str]) -> None:
+    more = len(parameters) - 3
+    shown = ", ".join(parameters[:3]) + (f" and {more} more" if more > 0 else "")
+    warnings.warn(
+        f"init.{group}={name} is set explicitly, so it overwrites the initial values that "
+        f"{shown} declare for themselves (e.g. model.cell_options.forget_bias); leave "
+        f"init.{group} and init.options.{group} at their defaults to keep them",
+        stacklevel=4,
+    )
 
 
 def _fill(

@@ -1,25 +1,27 @@
-"""The three plugin contracts: Cell, Initializer, Task.
+"""The plugin contracts: Cell, Initializer, Task, Tokenizer.
 
 A plugin is one entry point in one of the groups ``rnn_pipeline.cells``,
-``rnn_pipeline.initializers`` or ``rnn_pipeline.tasks``; its entry-point name is the name a
-config uses (``model.cell: lstm``). Built-in plugins follow exactly these contracts.
+``rnn_pipeline.initializers``, ``rnn_pipeline.tasks`` or ``rnn_pipeline.tokenizers``; its
+entry-point name is the name a config uses (``model.cell: lstm``, ``tokenizer.kind: word``).
+Built-in plugins follow exactly these contracts.
 
 Shapes: B batch, T time steps, D input features, H hidden units, V vocabulary size.
 """
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import torch
 from torch import Tensor, nn
+from tqdm import tqdm
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from pipeline.components import Components
     from pipeline.config import Config
 
@@ -86,7 +88,8 @@ class Cell(nn.Module):
         """Parameters by initializer group: ``input``, ``recurrent`` and ``bias``.
 
         The default sorts by name: ``weight_ih*`` input, ``weight_hh*`` recurrent, ``bias*``
-        bias. Override when your names differ; unlisted parameters keep their own init.
+        bias. Override when your names differ; unlisted parameters keep their own init
+        always (no ``init.*`` key reaches them).
         """
         groups: dict[str, list[nn.Parameter]] = {"input": [], "recurrent": [], "bias": []}
         for name, parameter in self.named_parameters(recurse=False):
@@ -97,6 +100,18 @@ class Cell(nn.Module):
             elif name.startswith("bias"):
                 groups["bias"].append(parameter)
         return groups
+
+    def own_init(self) -> Collection[str]:
+        """Names of this cell's own parameters (``named_parameters(recurse=False)``) whose
+        initial values ``__init__`` set and the group initializers must keep.
+
+        A declared parameter stays in its group, and keeps its values unless the user chooses
+        that group's initializer explicitly (``init.<group>`` other than its default, or
+        ``init.options.<group>``). Declare what an option sets, e.g. an LSTM's
+        ``forget_bias``; the default declares nothing. Any ``nn.Module`` of a task network
+        may define the same method (see :func:`pipeline.initialization.declared_parameters`).
+        """
+        return ()
 
 
 class Initializer(Protocol):
@@ -221,6 +236,116 @@ class Task(ABC):
         ``directory`` is logged under the run's ``reports/`` artifacts. Default: nothing.
         """
         return None
+
+
+SPECIAL_TOKENS = ("<pad>", "<unk>", "<eos>")
+PAD_ID, UNK_ID, EOS_ID = 0, 1, 2
+"""Ids every tokenizer reserves for the ``SPECIAL_TOKENS`` ``<pad>``, ``<unk>``, ``<eos>``."""
+TOKENIZER_FILE = "tokenizer.json"
+
+
+class Tokenizer(ABC):
+    """Text <-> token ids: fitted on the training text, saved with the run, loaded to predict.
+
+    Construction: ``Tokenizer(**settings, **options)``, where ``settings`` are those of
+    ``tokenizer.vocab_size``, ``min_frequency``, ``lowercase``, ``model_type`` and
+    ``character_coverage`` that ``__init__`` names as parameters, and ``options`` is
+    ``tokenizer.options``, checked against the other parameters of ``__init__`` (names,
+    required ones, annotated types) before any data is read. Every tokenizer reserves
+    ``<pad>`` = ``PAD_ID`` (0), ``<unk>`` = ``UNK_ID`` (1) and ``<eos>`` = ``EOS_ID`` (2);
+    ``decode`` drops ``<pad>`` and ``<eos>``.
+
+    Saving: :meth:`save` writes ``tokenizer.json`` holding ``kind`` and :meth:`state`, plus
+    whatever :meth:`save_files` writes; ``pipeline.tokenizers.load_tokenizer(directory)``
+    finds the plugin registered under that ``kind`` and calls its :meth:`from_state`.
+
+    Class attributes:
+        kind: the entry-point name (``tokenizer.kind``); it is saved, so keep it stable.
+    """
+
+    kind: ClassVar[str] = ""
+    pad_id: ClassVar[int] = PAD_ID
+    unk_id: ClassVar[int] = UNK_ID
+    eos_id: ClassVar[int] = EOS_ID
+
+    @abstractmethod
+    def fit(self, lines: Iterable[str]) -> None:
+        """Learn the vocabulary from training lines (replaces any earlier vocabulary)."""
+
+    @abstractmethod
+    def encode(self, text: str) -> list[int]:
+        """Token ids of one text, without an end marker."""
+
+    @abstractmethod
+    def tokens(self, text: str) -> list[str]:
+        """The token strings ``encode`` produces ids for (for display)."""
+
+    @abstractmethod
+    def decode(self, ids: Iterable[int]) -> str:
+        """Text of a sequence of ids (``<pad>`` and ``<eos>`` are dropped)."""
+
+    @abstractmethod
+    def id_to_token(self, i: int) -> str:
+        """Token string of an id; ``IndexError`` outside ``[0, len(self))``."""
+
+    @abstractmethod
+    def token_to_id(self, token: str) -> int:
+        """Id of a token string; ``unk_id`` for tokens outside the vocabulary."""
+
+    @property
+    @abstractmethod
+    def vocab(self) -> list[str]:
+        """All token strings, the index being the id; empty before fitting."""
+
+    @abstractmethod
+    def state(self) -> dict[str, Any]:
+        """JSON-ready settings and learned state for ``tokenizer.json`` (without ``kind``)."""
+
+    @classmethod
+    @abstractmethod
+    def from_state(cls, state: dict[str, Any], directory: Path) -> Tokenizer:
+        """The fitted tokenizer that :meth:`state` and :meth:`save_files` describe."""
+
+    def save_files(self, directory: Path) -> None:
+        """Optional: write files besides ``tokenizer.json`` (e.g. a model). Default: none."""
+        return None
+
+    def encode_lines(
+        self, lines: Sequence[str], eos: bool, progress: bool = False
+    ) -> list[list[int]]:
+        """Ids of each line, with ``eos_id`` appended when eos; a progress bar for big inputs."""
+        show = progress and len(lines) > 50_000
+        encoded: list[list[int]] = []
+        with tqdm(total=len(lines), desc="tokenizing", unit="line", disable=not show) as bar:
+            for start in range(0, len(lines), 10_000):
+                chunk = self.encode_batch(lines[start : start + 10_000])
+                encoded.extend([*ids, self.eos_id] if eos else ids for ids in chunk)
+                bar.update(len(chunk))
+        return encoded
+
+    def encode_batch(self, lines: Sequence[str]) -> list[list[int]]:
+        """Ids of several lines; override when the library encodes batches faster."""
+        return [self.encode(line) for line in lines]
+
+    def __len__(self) -> int:
+        return len(self.vocab)
+
+    def save(self, directory: Path) -> None:
+        """Write ``tokenizer.json`` (and :meth:`save_files`) into directory, creating it."""
+        if not self.vocab:
+            raise RuntimeError(f"{type(self).__name__} is not fitted: call fit() or load it")
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.save_files(directory)
+        text = json.dumps({"kind": self.kind, **self.state()}, ensure_ascii=False, indent=1)
+        (directory / TOKENIZER_FILE).write_text(text + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: Path) -> Tokenizer:
+        """The tokenizer saved in directory, of any kind (see ``pipeline.tokenizers``)."""
+        from pipeline.tokenizers import load_tokenizer
+
+        return load_tokenizer(directory)
 
 
 CellFactory = Callable[[int, int], Cell]

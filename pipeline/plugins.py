@@ -19,6 +19,7 @@ GROUPS = {
     "cells": "rnn_pipeline.cells",
     "initializers": "rnn_pipeline.initializers",
     "tasks": "rnn_pipeline.tasks",
+    "tokenizers": "rnn_pipeline.tokenizers",
 }
 BLOCK_ENV = "RNN_PIPELINE_BLOCK_PLUGINS"
 """Comma-separated plugin names (``name`` or ``kind:name``, e.g. ``cells:lstm``) to ignore."""
@@ -166,14 +167,16 @@ def discover(
 
 @dataclass
 class Registries:
-    """The three registries a run needs."""
+    """The registries a run needs, one per kind of GROUPS (tokenizers: the installed ones
+    unless given)."""
 
     cells: Registry
     initializers: Registry
     tasks: Registry
+    tokenizers: Registry = field(default_factory=lambda: default_registry("tokenizers"))
 
     def by_kind(self) -> dict[str, Registry]:
-        return {"cells": self.cells, "initializers": self.initializers, "tasks": self.tasks}
+        return {kind: getattr(self, kind) for kind in GROUPS}
 
 
 def _contract(kind: str) -> Callable[[str, Any], None]:
@@ -187,6 +190,11 @@ def _contract(kind: str) -> Callable[[str, Any], None]:
     return validate
 
 
+def default_registry(kind: str) -> Registry:
+    """The registry of kind from the installed distributions, with its contract's validator."""
+    return discover(kind, validator=_contract(kind))
+
+
 def default_registries() -> Registries:
     """Registries of the installed distributions, with the contracts' validators."""
-    return Registries(*(discover(kind, validator=_contract(kind)) for kind in GROUPS))
+    return Registries(*(default_registry(kind) for kind in GROUPS))

@@ -182,6 +182,7 @@ def run_tags(cfg: Config, registries: Registries) -> dict[str, str]:
         "tasks": [cfg.task.name],
         "cells": [cfg.model.cell],
         "initializers": [getattr(cfg.init, g) for g in config_module.INIT_GROUPS],
+        "tokenizers": [cfg.tokenizer.kind],
     }
     tags = {"task": cfg.task.name, "cell": cfg.model.cell}
     for kind, names in used.items():

@@ -3,13 +3,15 @@
 The distribution has a pyproject.toml declaring the entry points, one module per component
 (a tanh RNN cell, a uniform initializer, a "fraction of ones" regression task) whose methods
 carry the contract's docstrings from :mod:`pipeline.interfaces`, tests that call
-:mod:`pipeline.testing`, and a README. Install it with ``pip install -e DIR``.
+:mod:`pipeline.testing`, and a README. Install it with its test extra, as
+:func:`next_steps` prints: ``pip install -e 'DIR[test]'``.
 """
 
 from __future__ import annotations
 
 import inspect
 import re
+import shlex
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,7 +71,7 @@ def _contract_docs() -> dict[str, str]:
 
 
 PYPROJECT = """\
-# rnn-pipeline plugins. Install: pip install -e .   Test: pytest
+# rnn-pipeline plugins. Install: pip install -e '.[test]'   Test: pytest
 [build-system]
 requires = ["setuptools>=69"]
 build-backend = "setuptools.build_meta"
@@ -304,7 +306,7 @@ class ${camel}Task(Task):
 TEST_HEADER = '''\
 """$dist's components pass rnn-pipeline's conformance checks (pipeline.testing).
 
-Run ``pytest`` after ``pip install -e .``.
+Run ``pytest`` after ``pip install -e '.[test]'``.
 """
 
 from __future__ import annotations
@@ -351,7 +353,7 @@ README = """\
 rnn-pipeline plugins ($kinds), found through entry points (see pyproject.toml).
 
 ```bash
-pip install -e .
+pip install -e '.[test]'   # the test extra puts pytest in this environment
 pipeline plugins list        # shows $component under distribution $dist
 pytest                       # pipeline.testing conformance checks
 ```
@@ -396,3 +398,13 @@ def create(
         path.write_text(Template(template).substitute(values), encoding="utf-8")
         written.append(path)
     return written
+
+
+def next_steps(root: Path) -> str:
+    """The commands that install the new distribution with its test extra, test and list it.
+
+    Without the ``test`` extra, ``pytest`` may be another environment's, which cannot import
+    ``pipeline``.
+    """
+    install = f"pip install -e {shlex.quote(f'{root}[test]')}"
+    return f"{install} && (cd {shlex.quote(str(root))} && pytest) && pipeline plugins list"

@@ -10,10 +10,14 @@ A space file (conf/tune/*.yaml)::
       model.hidden_size: {int: [32, 1024], log: true}
       optim.lr: {float: [1.0e-4, 1.0], log: true}
       model.cell: {choice: [rnn_tanh, rnn_sigmoid, lstm, gru]}
+      model.cell_options.forget_bias: {float: [0.0, 2.0], when: {model.cell: lstm}}
+
+``when`` samples a key only in the branch that uses it (:mod:`pipeline.space_conditions`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +27,14 @@ import yaml
 from pipeline import config as config_module
 from pipeline.config import PLUGIN_KEYS, Config, ConfigError
 from pipeline.plugins import Registries
+from pipeline.space_conditions import (
+    Condition,
+    active,
+    branch_problems,
+    condition_problems,
+    in_sampling_order,
+    parse_when,
+)
 
 SAMPLERS = ("tpe", "random", "grid")
 PRUNERS = {
@@ -30,7 +42,7 @@ PRUNERS = {
     "hyperband": ("min_resource", "max_resource", "reduction_factor"),
     "none": (),
 }
-OPEN_PREFIXES = ("model.cell_options.", "init.options.")
+OPEN_PREFIXES = ("model.cell_options.", "init.options.", "tokenizer.options.")
 """Keys under these prefixes are free-form options, searchable though not in the schema."""
 
 
@@ -43,6 +55,33 @@ class Param:
     log: bool = False
     step: float | None = None
     choices: tuple[Any, ...] = ()
+    when: tuple[Condition, ...] = ()
+    """Sample only in trials where each named key has one of its values."""
+
+    def suggest(self, trial: Any) -> Any:
+        """This param's value for an Optuna trial."""
+        if self.kind == "choice":
+            return trial.suggest_categorical(self.key, list(self.choices))
+        if self.kind == "int":
+            low, high = self.values()
+            return trial.suggest_int(self.key, low, high, step=int(self.step or 1), log=self.log)
+        return trial.suggest_float(self.key, self.low, self.high, step=self.step, log=self.log)
+
+    def values(self) -> list[Any]:
+        """The choices, or the bounds of a range (what validation builds configs from)."""
+        if self.kind == "choice":
+            return list(self.choices)
+        bounds = [float(self.low or 0), float(self.high or 0)]  # set for ranges (parsed)
+        return [int(b) for b in bounds] if self.kind == "int" else bounds
+
+    def allows(self, value: Any) -> bool:
+        """Whether a trial can sample value."""
+        if self.kind == "choice":
+            return value in self.choices
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        whole = self.kind == "float" or isinstance(value, int)
+        low, high = self.values()
+        return number and whole and low <= value <= high
 
 
 @dataclass
@@ -55,24 +94,18 @@ class SearchSpace:
     heartbeat: dict[str, int] = field(default_factory=lambda: {"interval": 10, "grace": 30})
     text: str = ""
 
+    fixed: dict[str, Any] = field(default_factory=dict)
+    """Config values of the keys that conditions name but the space does not search."""
+
     def sample(self, trial: Any) -> dict[str, Any]:
-        """Suggest every param on an Optuna trial: ``{"model.hidden_size": 256, ...}``."""
-        values = {}
+        """Suggest every param whose conditions hold: ``{"model.hidden_size": 256, ...}``.
+
+        Params are in sampling order: a searched key comes before the conditions naming it.
+        """
+        values: dict[str, Any] = {}
         for param in self.params:
-            if param.kind == "choice":
-                values[param.key] = trial.suggest_categorical(param.key, list(param.choices))
-            elif param.kind == "int":
-                values[param.key] = trial.suggest_int(
-                    param.key,
-                    int(param.low),
-                    int(param.high),
-                    step=int(param.step or 1),
-                    log=param.log,
-                )
-            else:
-                values[param.key] = trial.suggest_float(
-                    param.key, param.low, param.high, step=param.step, log=param.log
-                )
+            if active(param.when, {**self.fixed, **values}):
+                values[param.key] = param.suggest(trial)
         return values
 
     def grid(self) -> dict[str, list[Any]]:
@@ -124,6 +157,10 @@ def load_space(path: Path, base: dict[str, Any], registries: Registries) -> Sear
         raw.get("pruner") or {"name": "median"}, "pruner", PRUNERS, problems
     )
     space.heartbeat = {"interval": 10, "grace": 30, **(raw.get("heartbeat") or {})}
+    space.params = in_sampling_order(params, problems)
+    configured = config_module.flatten(config_module.to_dict(cfg))
+    when_problems, space.fixed = condition_problems(params, configured)
+    problems += when_problems
     _check_values_build(space, base, registries, problems)
     if problems:
         raise ConfigError(problems)
@@ -159,15 +196,17 @@ def _parse_param(key: str, spec: Any, problems: list[str]) -> Param | None:
         )
         return None
     kind, bounds = kinds[0], spec[kinds[0]]
-    extra = set(spec) - {kind, "log", "step"}
+    extra = set(spec) - {kind, "log", "step", "when"}
     if extra:
-        problems.append(f"params.{key}: unknown settings {sorted(extra)}; allowed: log, step")
+        problems.append(f"params.{key}: unknown settings {sorted(extra)}; allowed: log, step, when")
+    when = parse_when(key, spec["when"], problems) if "when" in spec else ()
     if kind == "choice":
         if not isinstance(bounds, list) or not bounds:
             problems.append(f"params.{key}: choice needs a non-empty list of values")
             return None
-        return Param(key, kind, choices=tuple(bounds))
-    return _range_param(key, kind, bounds, spec, problems)
+        return Param(key, kind, choices=tuple(bounds), when=when)
+    param = _range_param(key, kind, bounds, spec, problems)
+    return dataclasses.replace(param, when=when) if param else None
 
 
 def _range_param(key: str, kind: str, bounds: Any, spec: dict, problems: list) -> Param | None:
@@ -224,6 +263,11 @@ def _sampler(raw: dict, space: SearchSpace, problems: list[str]) -> dict[str, An
         problems.append(f"sampler.name: {sampler['name']!r}; allowed: {', '.join(SAMPLERS)}")
     if sampler["name"] == "grid":
         for param in space.params:
+            if param.when:
+                problems.append(
+                    f"params.{param.key}.when: the grid sampler samples every key in every "
+                    "trial; use sampler tpe or random for conditional keys"
+                )
             if param.kind == "float" or (param.kind == "int" and param.log):
                 problems.append(
                     f"params.{param.key}: the grid sampler needs choice or int ranges without log"
@@ -248,20 +292,19 @@ def _choice_section(raw: dict, section: str, allowed: dict, problems: list) -> d
 def _check_values_build(
     space: SearchSpace, base: dict, registries: Registries, problems: list[str]
 ) -> None:
-    """Each bound and choice must make a valid config (types, ranges, plugin names)."""
+    """Each bound and choice must make a valid config (types, ranges, plugin names, options)
+    in every branch where it is sampled (:func:`pipeline.space_conditions.branch_problems`)."""
     if problems:
         return
-    for param in space.params:
-        values = param.choices if param.kind == "choice" else (param.low, param.high)
-        for value in values:
-            if param.kind == "int":
-                value = int(value)
-            try:
-                config_module.build_config(
-                    config_module.deep_merge(base, nested({param.key: value})), registries
-                )
-            except ConfigError as error:
-                problems.extend(f"params.{param.key}={value!r}: {p}" for p in error.problems)
+
+    def build(values: dict[str, Any]) -> list[str]:
+        try:
+            trial_config(base, values, registries)
+        except ConfigError as error:
+            return error.problems
+        return []
+
+    problems.extend(branch_problems(space.params, build))
 
 
 def trial_config(base: dict[str, Any], values: dict[str, Any], registries: Registries) -> Config:

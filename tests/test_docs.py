@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.interfaces import Cell, Initializer, Task
+from pipeline.interfaces import Cell, Initializer, Task, Tokenizer
 
 GUIDE = Path(__file__).resolve().parents[1] / "docs" / "plugins.md"
-CELL_METHODS = ("init_state", "project", "step", "forward", "parameter_groups")
+CELL_METHODS = ("init_state", "project", "step", "forward", "parameter_groups", "own_init")
 TASK_METHODS = (
     "config_problems",
     "prepare_data",
@@ -28,6 +28,21 @@ TASK_METHODS = (
     "describe",
     "write_reports",
 )
+TOKENIZER_METHODS = (
+    "fit",
+    "encode",
+    "tokens",
+    "decode",
+    "id_to_token",
+    "token_to_id",
+    "state",
+    "from_state",
+    "save_files",
+    "encode_lines",
+    "encode_batch",
+    "save",
+    "load",
+)
 CONTRACT = [
     (Cell, None),
     *((Cell, name) for name in CELL_METHODS),
@@ -35,6 +50,8 @@ CONTRACT = [
     (Initializer, "__call__"),
     (Task, None),
     *((Task, name) for name in TASK_METHODS),
+    (Tokenizer, None),
+    *((Tokenizer, name) for name in TOKENIZER_METHODS),
 ]
 
 

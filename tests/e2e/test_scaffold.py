@@ -60,6 +60,9 @@ def test_new_plugin_installs_passes_its_tests_and_is_listed(tmp_path: Path, caps
 def test_only_the_asked_kinds_and_refuses_a_non_empty_directory(tmp_path: Path, capsys) -> None:
     root = tmp_path / "cells-only"
     assert main(["plugins", "new", "cells-only", "--cell", "--directory", str(root)]) == 0
+    install_line = f"next: pip install -e '{root}[test]' && (cd {root} && pytest)"
+    assert install_line in capsys.readouterr().out  # the test extra brings this env's pytest
+    assert "pip install -e '.[test]'" in (root / "README.md").read_text()
     assert {p.name for p in (root / "cells_only").iterdir()} == {"__init__.py", "cell.py"}
     assert "rnn_pipeline.tasks" not in (root / "pyproject.toml").read_text()
     assert main(["plugins", "new", "cells-only", "--directory", str(root)]) == 2

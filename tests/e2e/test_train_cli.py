@@ -39,6 +39,7 @@ def test_train_writes_finished_run_with_params_metrics_artifacts(trained: dict) 
     tags = run.data.tags
     assert tags["task"] == "language_model" and tags["cell"] == "lstm"
     assert tags["plugin.cells.lstm"].startswith("rnn-pipeline ")
+    assert tags["plugin.tokenizers.word"].startswith("rnn-pipeline ")
     artifacts = {a.path for a in client().list_artifacts(run.info.run_id)}
     assert {"config.yaml", "task", "checkpoints", "plots"} <= artifacts
     nested = {a.path for a in client().list_artifacts(run.info.run_id, "checkpoints")}

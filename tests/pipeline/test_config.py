@@ -291,9 +291,9 @@ def test_components_own_value_checks_run_at_config_time(regs_scaled: Registries)
 
 def test_cell_without_options_says_so(regs: Registries) -> None:
     with pytest.raises(ConfigError) as error:
-        load_config(None, ["model.cell_options={gate_bias: 1.0}"], regs)
+        load_config(None, ["model.cell=gru", "model.cell_options={gate_bias: 1.0}"], regs)
     problem = the_problem(problems_of(error), "model.cell_options.gate_bias")
-    assert "model.cell=lstm takes no options" in problem
+    assert "model.cell=gru takes no options" in problem
 
 
 def test_pretrained_needs_a_path_and_gets_its_vocab_from_the_pipeline(

@@ -9,9 +9,14 @@ import torch
 from torch import nn
 
 from pipeline.config import INIT_GROUPS, ConfigError, InitConfig, build_config
-from pipeline.initialization import initialize, parameter_groups
+from pipeline.initialization import (
+    declared_parameters,
+    explicit_groups,
+    initialize,
+    parameter_groups,
+)
 from pipeline.interfaces import Cell
-from pipeline.plugins import default_registries
+from pipeline.plugins import PluginError, default_registries
 from pipeline.recurrent import RecurrentEncoder
 from plugins.cells.lstm import LSTMCell
 
@@ -234,3 +239,106 @@ def test_cell_parameters_it_does_not_list_keep_their_own_init(initializers) -> N
     assert not cell.ih.weight.any()
     torch.testing.assert_close(cell.hh.weight.detach(), before["hh.weight"], rtol=0, atol=0)
     torch.testing.assert_close(cell.ih.bias.detach(), before["ih.bias"], rtol=0, atol=0)
+
+
+# --- initial values that components declare for themselves (own_init) ---------------------------
+
+
+class ForgetBiasLM(nn.Module):
+    """Embedding -> one LSTM layer whose cells declare a forget-gate bias -> linear head."""
+
+    def __init__(self, forget_bias: float | None = 0.5) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(V, E)
+        self.encoder = RecurrentEncoder(
+            lambda d, h: LSTMCell(d, h, forget_bias=forget_bias), E, H, runner="eager"
+        )
+        self.output = nn.Linear(H, V)
+
+    @property
+    def cell(self) -> LSTMCell:
+        return self.encoder.cells[0]
+
+
+def forget_slice(cell: LSTMCell) -> torch.Tensor:
+    """Effective forget-gate bias b_ih + b_hh (gate order i, f, g, o): (H,)."""
+    return (cell.bias_ih + cell.bias_hh).detach()[H : 2 * H]
+
+
+def test_declared_forget_bias_survives_the_default_bias_group(initializers) -> None:
+    network = ForgetBiasLM(forget_bias=0.5)
+    facts = initialize(network, InitConfig(bias="zeros"), initializers, seed=0)
+    torch.testing.assert_close(forget_slice(network.cell), torch.full((H,), 0.5))
+    other_gates = torch.cat([network.cell.bias_ih[:H], network.cell.bias_ih[2 * H :]])
+    assert not other_gates.any() and not network.cell.bias_hh.any()
+    assert not network.output.bias.any()  # undeclared biases still get init.bias
+    assert facts["init.bias.kept_own_init"] == 2
+    assert network.cell.weight_ih.abs().sum() > 0  # other groups are filled as before
+
+
+def test_without_the_option_the_bias_group_fills_the_cell_as_before(initializers) -> None:
+    network = ForgetBiasLM(forget_bias=None)
+    assert network.cell.bias_ih.any()  # torch's uniform init from __init__
+    facts = initialize(network, InitConfig(), initializers, seed=0)
+    assert not network.cell.bias_ih.any() and not network.cell.bias_hh.any()
+    assert "init.bias.kept_own_init" not in facts
+
+
+@pytest.mark.parametrize(
+    "init",
+    [InitConfig(bias="normal"), InitConfig(bias="uniform", options={"bias": {"a": 2.0, "b": 3.0}})],
+    ids=["other-initializer", "with-options"],
+)
+def test_an_explicit_bias_group_overwrites_declared_values_with_a_warning(
+    initializers, init: InitConfig
+) -> None:
+    network = ForgetBiasLM(forget_bias=0.5)
+    with pytest.warns(UserWarning, match=r"init\.bias=.* encoder\.cells\.0\.bias_ih"):
+        facts = initialize(network, init, initializers, seed=0)
+    assert "init.bias.kept_own_init" not in facts
+    assert not torch.allclose(forget_slice(network.cell), torch.full((H,), 0.5))
+
+
+def test_explicit_groups_are_judged_by_value_not_by_presence() -> None:
+    assert explicit_groups(InitConfig()) == set()
+    assert explicit_groups(InitConfig(bias="zeros", input="xavier_uniform")) == set()
+    assert explicit_groups(InitConfig(bias="normal")) == {"bias"}
+    assert explicit_groups(InitConfig(options={"input": {"gain": 2.0}})) == {"input"}
+
+
+class BiasedHead(nn.Linear):
+    """A task-network head (not a cell) that starts its bias at log class priors."""
+
+    def __init__(self, priors: torch.Tensor) -> None:
+        super().__init__(H, len(priors))
+        with torch.no_grad():
+            self.bias.copy_(priors.log())
+
+    def own_init(self) -> tuple[str, ...]:
+        return ("bias",)
+
+
+def test_any_module_of_a_task_network_can_declare_its_own_init(initializers) -> None:
+    priors = torch.tensor([0.7, 0.2, 0.1])
+    network = nn.Sequential(RecurrentEncoder(LSTMCell, E, H, runner="eager"), BiasedHead(priors))
+    facts = initialize(network, InitConfig(), initializers, seed=0)
+    torch.testing.assert_close(network[1].bias.detach(), priors.log())
+    assert network[1].weight.abs().sum() > 0
+    assert facts["init.bias.kept_own_init"] == 1
+
+
+def test_own_init_naming_a_parameter_it_lacks_is_a_plugin_error(initializers) -> None:
+    class Misdeclared(BiasedHead):
+        def own_init(self) -> tuple[str, ...]:
+            return ("bais",)
+
+    with pytest.raises(PluginError, match=r"Misdeclared\.own_init\(\) names 'bais'.*bias"):
+        declared_parameters(nn.Sequential(Misdeclared(torch.tensor([0.5, 0.5]))))
+
+
+def test_forget_bias_option_is_checked_with_the_config() -> None:
+    raw = {"model": {"cell": "lstm", "cell_options": {"forget_bias": float("inf")}}}
+    with pytest.raises(ConfigError, match="forget_bias' must be finite"):
+        build_config(raw, default_registries())
+    fine = build_config({"model": {"cell_options": {"forget_bias": 1}}}, default_registries())
+    assert fine.model.cell_options == {"forget_bias": 1}

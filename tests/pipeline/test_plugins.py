@@ -23,6 +23,7 @@ import pytest
 from pipeline.cli import _plugin_rows
 from pipeline.plugins import (
     BLOCK_ENV,
+    GROUPS,
     PluginError,
     Registries,
     blocked_names,
@@ -51,6 +52,7 @@ BUILTIN = {
         "pretrained",
     },
     "tasks": {"language_model"},
+    "tokenizers": {"word", "sentencepiece"},
 }
 
 
@@ -96,7 +98,7 @@ def write_dist(root: Path, name: str, version: str, cells: dict[str, str]) -> me
 
 
 def empty_registries(**registries: object) -> Registries:
-    kinds = {kind: discover(kind, entry_points=[], blocked=frozenset()) for kind in BUILTIN}
+    kinds = {kind: discover(kind, entry_points=[], blocked=frozenset()) for kind in GROUPS}
     return Registries(**{**kinds, **registries})
 
 

@@ -14,12 +14,11 @@ from pipeline.tokenizers import (
     EOS_ID,
     PAD_ID,
     UNK_ID,
-    SentencePieceTokenizer,
     Tokenizer,
-    WordTokenizer,
     build_tokenizer,
     load_tokenizer,
 )
+from plugins.tokenizers import SentencePieceTokenizer, WordTokenizer
 
 SENTENCE = (
     "el gobierno aprobó un plan de vivienda para los jóvenes con ayudas al alquiler "

@@ -14,7 +14,6 @@ from pipeline.components import Components
 from pipeline.config import ConfigError, DataConfig, ModelConfig, build_config
 from pipeline.data import DataError
 from pipeline.plugins import Registries, default_registries
-from pipeline.tokenizers import WordTokenizer
 from plugins.tasks.classification import (
     ClassificationTask,
     ClassifierNetwork,
@@ -30,6 +29,7 @@ from plugins.tasks.classification import (
     read_dataset,
     read_examples,
 )
+from plugins.tokenizers import WordTokenizer
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ from pipeline.components import Components
 from pipeline.config import build_config
 from pipeline.data import DataError
 from pipeline.plugins import default_registries
-from pipeline.tokenizers import SentencePieceTokenizer
 from plugins.tasks.tagging import TaggingTask
 from plugins.tasks.tagging.conll import read_conll
 from plugins.tasks.tagging.data import (
@@ -33,6 +32,7 @@ from plugins.tasks.tagging.schemes import (
     spans,
     tags_from_spans,
 )
+from plugins.tokenizers import SentencePieceTokenizer
 
 # ----------------------------------------------------------------------------- schemes
 
