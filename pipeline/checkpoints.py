@@ -83,7 +83,8 @@ def load_weights_only(path: Path) -> dict[str, Any]:
     import torch
 
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        loaded: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=True)
+        return loaded
     except pickle.UnpicklingError as error:
         raise UnsafeCheckpoint(
             f"{path} holds objects other than tensors and plain data; it was not loaded, "

@@ -29,7 +29,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return args.command(args)
+        status: int = args.command(args)
+        return status
     except UserError as error:  # bad input: one line, exit 2 (any other error is a bug: traceback)
         if os.environ.get("PIPELINE_DEBUG"):  # the traceback of a user error too
             raise
@@ -62,7 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _command(commands: Any, name: str, function: Callable, help_text: str) -> Any:
+def _command(
+    commands: Any, name: str, function: Callable[[argparse.Namespace], int], help_text: str
+) -> Any:
     parser = commands.add_parser(name, help=help_text, description=help_text)
     parser.set_defaults(command=function)
     return parser

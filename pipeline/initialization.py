@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from pipeline.component_options import context_arguments, initializer_option_problems
 from pipeline.config import INIT_GROUPS, ConfigError, InitConfig
@@ -35,8 +35,8 @@ def parameter_groups(network: nn.Module) -> dict[str, list[nn.Parameter]]:
     groups: dict[str, list[nn.Parameter]] = {group: [] for group in INIT_GROUPS}
     seen: set[int] = set()
 
-    def add(group: str, parameter: nn.Parameter | None) -> None:
-        if parameter is not None and id(parameter) not in seen:
+    def add(group: str, parameter: Tensor | None) -> None:
+        if isinstance(parameter, nn.Parameter) and id(parameter) not in seen:
             seen.add(id(parameter))
             groups[group].append(parameter)
 

@@ -113,7 +113,7 @@ class SearchSpace:
         return {
             p.key: list(p.choices)
             if p.kind == "choice"
-            else list(range(int(p.low), int(p.high) + 1, int(p.step or 1)))
+            else list(range(int(p.low or 0), int(p.high or 0) + 1, int(p.step or 1)))
             for p in self.params
         }
 
@@ -167,7 +167,9 @@ def load_space(path: Path, base: dict[str, Any], registries: Registries) -> Sear
     return space
 
 
-def _parse_params(raw: Any, cfg: Config, registries: Registries, problems: list) -> list[Param]:
+def _parse_params(
+    raw: Any, cfg: Config, registries: Registries, problems: list[str]
+) -> list[Param]:
     if not isinstance(raw, dict) or not raw:
         problems.append("params: give at least one KEY: {int|float|choice: ...} to search")
         return []
@@ -209,7 +211,9 @@ def _parse_param(key: str, spec: Any, problems: list[str]) -> Param | None:
     return dataclasses.replace(param, when=when) if param else None
 
 
-def _range_param(key: str, kind: str, bounds: Any, spec: dict, problems: list) -> Param | None:
+def _range_param(
+    key: str, kind: str, bounds: Any, spec: dict[str, Any], problems: list[str]
+) -> Param | None:
     numbers = (
         isinstance(bounds, list)
         and len(bounds) == 2
@@ -229,7 +233,7 @@ def _range_param(key: str, kind: str, bounds: Any, spec: dict, problems: list) -
     return Param(key, kind, low, high, log, spec.get("step"))
 
 
-def _check_plugin_choices(param: Param, registries: Registries, problems: list) -> None:
+def _check_plugin_choices(param: Param, registries: Registries, problems: list[str]) -> None:
     kind = PLUGIN_KEYS.get(param.key)
     if kind is None or param.kind != "choice":
         return
@@ -242,7 +246,7 @@ def _check_plugin_choices(param: Param, registries: Registries, problems: list) 
             )
 
 
-def _objective(raw: dict, task: Any, problems: list[str]) -> tuple[str, str]:
+def _objective(raw: dict[str, Any], task: Any, problems: list[str]) -> tuple[str, str]:
     allowed = [f"val_{name}" for name in task.metric_names]
     metric = raw.get("metric", task.monitor)
     default_direction = "minimize" if task.monitor_mode == "min" else "maximize"
@@ -257,7 +261,7 @@ def _objective(raw: dict, task: Any, problems: list[str]) -> tuple[str, str]:
     return metric, direction or "minimize"
 
 
-def _sampler(raw: dict, space: SearchSpace, problems: list[str]) -> dict[str, Any]:
+def _sampler(raw: dict[str, Any], space: SearchSpace, problems: list[str]) -> dict[str, Any]:
     sampler = {"name": "tpe", "seed": 0, **raw}
     if sampler["name"] not in SAMPLERS:
         problems.append(f"sampler.name: {sampler['name']!r}; allowed: {', '.join(SAMPLERS)}")
@@ -275,7 +279,9 @@ def _sampler(raw: dict, space: SearchSpace, problems: list[str]) -> dict[str, An
     return sampler
 
 
-def _choice_section(raw: dict, section: str, allowed: dict, problems: list) -> dict[str, Any]:
+def _choice_section(
+    raw: dict[str, Any], section: str, allowed: dict[str, Any], problems: list[str]
+) -> dict[str, Any]:
     name = raw.get("name")
     if name not in allowed:
         problems.append(f"{section}.name: {name!r}; allowed: {', '.join(allowed)}")
@@ -290,7 +296,7 @@ def _choice_section(raw: dict, section: str, allowed: dict, problems: list) -> d
 
 
 def _check_values_build(
-    space: SearchSpace, base: dict, registries: Registries, problems: list[str]
+    space: SearchSpace, base: dict[str, Any], registries: Registries, problems: list[str]
 ) -> None:
     """Each bound and choice must make a valid config (types, ranges, plugin names, options)
     in every branch where it is sampled (:func:`pipeline.space_conditions.branch_problems`)."""

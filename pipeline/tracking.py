@@ -84,11 +84,14 @@ class Tracker:
         except MlflowException as error:  # another process created it first
             if error.error_code != "RESOURCE_ALREADY_EXISTS":
                 raise
-            return self.client.get_experiment_by_name(name).experiment_id
+            existing = self.client.get_experiment_by_name(name)
+            if existing is None:  # it existed a moment ago: deleted meanwhile
+                raise
+            return str(existing.experiment_id)
 
     def create_run(self, experiment: str, name: str, tags: dict[str, str]) -> str:
         run = self.client.create_run(self.experiment_id(experiment), run_name=name, tags=tags)
-        return run.info.run_id
+        return str(run.info.run_id)
 
     def get_run(self, run_id: str) -> Any:
         try:

@@ -105,7 +105,7 @@ def _trainer(
         devices=settings.devices,
         num_nodes=settings.num_nodes,
         strategy=settings.strategy,
-        precision=settings.precision,
+        precision=settings.precision,  # type: ignore[arg-type]  # checked by Lightning: a UserError
         gradient_clip_val=settings.gradient_clip_val or None,
         limit_train_batches=settings.limit_train_batches,
         limit_val_batches=settings.limit_val_batches,
