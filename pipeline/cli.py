@@ -4,15 +4,14 @@ so ``pipeline --help`` and ``pipeline plugins list`` start in a fraction of a se
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
-from collections.abc import Callable, Iterator
 from typing import Any
 
 from pipeline import json_output
+from pipeline.commands.common import command, json_option, stdout_to_stderr, tracking_option
+from pipeline.commands.plugins import add_plugins
 from pipeline.errors import UserError
-from pipeline.plugins import GROUPS, PluginError, Registries, discover
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,39 +56,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluate(commands)
     _add_predict(commands)
     _add_tune(commands)
-    _add_plugins(commands)
+    add_plugins(commands)
     _add_ui(commands)
     _add_demo(commands)
     return parser
-
-
-def _command(
-    commands: Any, name: str, function: Callable[[argparse.Namespace], int], help_text: str
-) -> Any:
-    parser = commands.add_parser(name, help=help_text, description=help_text)
-    parser.set_defaults(command=function)
-    return parser
-
-
-def _tracking_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--tracking-uri",
-        help="MLflow store or server (default: "
-        "MLFLOW_TRACKING_URI, else sqlite:///mlruns/mlflow.db)",
-    )
-
-
-def _json_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--json", action="store_true", help="print exactly one JSON object on stdout"
-    )
 
 
 # ----------------------------------------------------------------------------- train
 
 
 def _add_train(commands: Any) -> None:
-    parser = _command(commands, "train", cmd_train, "train a model from a YAML config")
+    parser = command(commands, "train", cmd_train, "train a model from a YAML config")
     parser.add_argument("config", help="YAML file, e.g. conf/experiment/demo.yaml")
     parser.add_argument(
         "overrides",
@@ -102,8 +79,8 @@ def _add_train(commands: Any) -> None:
         metavar="RUN_ID",
         help="continue this run from its last checkpoint, in the same run",
     )
-    _tracking_option(parser)
-    _json_option(parser)
+    tracking_option(parser)
+    json_option(parser)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -118,7 +95,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from pipeline.train import train
     from pipeline.trials import trial_train_options
 
-    with _stdout_to_stderr(args.json):
+    with stdout_to_stderr(args.json):
         result = train(cfg, registries=registries, resume=args.resume, **trial_train_options())
     if not result.owner:  # a DDP rank other than 0: rank 0 alone reports
         return 0
@@ -139,31 +116,21 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-@contextlib.contextmanager
-def _stdout_to_stderr(enabled: bool) -> Iterator[None]:
-    """Keep stdout for the one JSON object: progress bars and logs go to stderr."""
-    if not enabled:
-        yield
-        return
-    with contextlib.redirect_stdout(sys.stderr):
-        yield
-
-
 # ----------------------------------------------------------------------------- evaluate
 
 
 def _add_evaluate(commands: Any) -> None:
-    parser = _command(commands, "evaluate", cmd_evaluate, "evaluate a trained run on a split")
+    parser = command(commands, "evaluate", cmd_evaluate, "evaluate a trained run on a split")
     parser.add_argument("--run", required=True, metavar="RUN_ID")
     parser.add_argument("--split", choices=("test", "val"), default="test")
-    _tracking_option(parser)
-    _json_option(parser)
+    tracking_option(parser)
+    json_option(parser)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from pipeline.inference import evaluate
 
-    with _stdout_to_stderr(args.json):
+    with stdout_to_stderr(args.json):
         metrics = evaluate(args.run, args.split, args.tracking_uri)
     if args.json:
         print(json_output.dumps({"run_id": args.run, "split": args.split, "metrics": metrics}))
@@ -178,7 +145,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _add_predict(commands: Any) -> None:
-    parser = _command(commands, "predict", cmd_predict, "predict from raw text with a run")
+    parser = command(commands, "predict", cmd_predict, "predict from raw text with a run")
     parser.add_argument("--run", required=True, metavar="RUN_ID")
     parser.add_argument("--top-k", type=int, default=5, help="how many ranked answers")
     parser.add_argument(
@@ -190,8 +157,8 @@ def _add_predict(commands: Any) -> None:
     )
     parser.add_argument("--temperature", type=float, default=1.0)
     parser.add_argument("texts", nargs="+", metavar="TEXT")
-    _tracking_option(parser)
-    _json_option(parser)
+    tracking_option(parser)
+    json_option(parser)
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -202,7 +169,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     options = {"top_k": args.top_k}
     if args.sample:
         options.update(sample=args.sample, temperature=args.temperature)
-    with _stdout_to_stderr(args.json):
+    with stdout_to_stderr(args.json):
         trained, predictions = predict(args.run, args.texts, args.tracking_uri, **options)
     if args.json:
         print(
@@ -219,7 +186,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _add_tune(commands: Any) -> None:
-    parser = _command(
+    parser = command(
         commands,
         "tune",
         cmd_tune,
@@ -243,8 +210,8 @@ def _add_tune(commands: Any) -> None:
     )
     parser.add_argument("--workers", type=int, default=1, help="worker processes here")
     parser.add_argument("--export", metavar="BEST.yaml", help="write the best trial's config")
-    _tracking_option(parser)
-    _json_option(parser)
+    tracking_option(parser)
+    json_option(parser)
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
@@ -264,7 +231,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
         args.workers,
         args.tracking_uri,
     )
-    with _stdout_to_stderr(args.json):
+    with stdout_to_stderr(args.json):
         facts = tune(request, args.export)
     if args.json:
         print(json_output.dumps(facts))
@@ -275,130 +242,18 @@ def cmd_tune(args: argparse.Namespace) -> int:
     return 0
 
 
-# ----------------------------------------------------------------------------- plugins
-
-
-def _add_plugins(commands: Any) -> None:
-    parser = commands.add_parser(
-        "plugins",
-        help="list and check cell, initializer, task and tokenizer plugins",
-        description="Plugins found through entry points.",
-    )
-    actions = parser.add_subparsers(title="actions", metavar="ACTION", required=True)
-    listing = _command(actions, "list", cmd_plugins_list, "list plugins without importing them")
-    check = _command(
-        actions,
-        "check",
-        cmd_plugins_check,
-        "import every plugin and validate it against its contract",
-    )
-    for sub in (listing, check):
-        _json_option(sub)
-    _add_plugins_new(actions)
-
-
-def _add_plugins_new(actions: Any) -> None:
-    new = _command(
-        actions, "new", cmd_plugins_new, "write a new plugin distribution with tests and a README"
-    )
-    new.add_argument("name", help="distribution name, e.g. my-cells")
-    for kind in ("cell", "initializer", "task"):
-        new.add_argument(f"--{kind}", action="store_true", help=f"include a {kind} (default: all)")
-    new.add_argument("--directory", metavar="DIR", help="where to write it (default: ./NAME)")
-
-
-def _plugin_rows(registries: Registries, load: bool) -> list[dict[str, str]]:
-    rows = []
-    for kind, registry in registries.by_kind().items():
-        for name, records in _records_by_name(registry).items():
-            record = records[0]
-            row = {
-                "name": name,
-                "group": GROUPS[kind],
-                "distribution": record.dist,
-                "version": record.version,
-                "value": record.value,
-                "status": "not checked",
-                "error": "",
-            }
-            if name in registry.blocked:
-                row["status"] = "blocked"
-            elif len(records) > 1 or load:
-                row["status"], row["error"] = _load_status(registry, name)
-            rows.append(row)
-    return rows
-
-
-def _records_by_name(registry: Any) -> dict[str, list[Any]]:
-    found = {name: [record] for name, record in registry.records.items()}
-    found.update({name: list(records) for name, records in registry.conflicts.items()})
-    return dict(sorted(found.items()))
-
-
-def _load_status(registry: Any, name: str) -> tuple[str, str]:
-    try:
-        registry.get(name)
-    except PluginError as error:
-        return ("conflict" if name in registry.conflicts else "broken"), str(error)
-    return "loaded", ""
-
-
-def _print_plugins(rows: list[dict[str, str]], as_json: bool) -> None:
-    if as_json:
-        print(json_output.dumps({"plugins": rows}))
-        return
-    columns = ("name", "group", "distribution", "version", "status")
-    widths = {c: max(len(c), *(len(row[c]) for row in rows)) for c in columns} if rows else {}
-    print("  ".join(f"{c:<{widths.get(c, 0)}}" for c in columns).rstrip())
-    for row in rows:
-        print("  ".join(f"{row[c]:<{widths[c]}}" for c in columns).rstrip())
-        if row["error"]:
-            print(f"    {row['error']}")
-
-
-def _registries(with_contracts: bool) -> Registries:
-    if with_contracts:
-        from pipeline.plugins import default_registries
-
-        return default_registries()
-    return Registries(*(discover(kind) for kind in GROUPS))
-
-
-def cmd_plugins_list(args: argparse.Namespace) -> int:
-    _print_plugins(_plugin_rows(_registries(False), load=False), args.json)
-    return 0
-
-
-def cmd_plugins_check(args: argparse.Namespace) -> int:
-    rows = _plugin_rows(_registries(True), load=True)
-    _print_plugins(rows, args.json)
-    return 1 if any(row["status"] in ("broken", "conflict") for row in rows) else 0
-
-
-def cmd_plugins_new(args: argparse.Namespace) -> int:
-    from pipeline.scaffold import KINDS, create, next_steps
-
-    kinds = tuple(kind for kind in KINDS if getattr(args, kind))
-    files = create(args.name, kinds, args.directory)
-    root = files[0].parent
-    for path in files:
-        print(f"wrote {path}")
-    print(f"next: {next_steps(root)}")
-    return 0
-
-
 # ----------------------------------------------------------------------------- ui
 
 
 def _add_ui(commands: Any) -> None:
-    parser = _command(commands, "ui", cmd_ui, "open the MLflow UI on the project's store")
+    parser = command(commands, "ui", cmd_ui, "open the MLflow UI on the project's store")
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on")
     parser.add_argument("--port", type=int, default=5000)
     parser.add_argument(
         "--experiment", metavar="NAME", help="link to its runs table (default: the latest run's)"
     )
     parser.add_argument("--open", action="store_true", help="open the link in a web browser")
-    _tracking_option(parser)
+    tracking_option(parser)
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
@@ -414,7 +269,7 @@ DEMO_PROMPT = "El gobierno aprobó un"
 
 
 def _add_demo(commands: Any) -> None:
-    parser = _command(
+    parser = command(
         commands,
         "demo",
         cmd_demo,

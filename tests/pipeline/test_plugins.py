@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from pipeline.cli import _plugin_rows
+from pipeline.commands.plugins import plugin_rows
 from pipeline.plugins import (
     BLOCK_ENV,
     GROUPS,
@@ -282,7 +282,7 @@ def test_two_distributions_claiming_one_name_conflict(tmp_path: Path) -> None:
         assert fact in message
     assert "failed to import" not in message  # refused before importing either
 
-    rows = {r["name"]: r for r in _plugin_rows(empty_registries(cells=registry), load=False)}
+    rows = {r["name"]: r for r in plugin_rows(empty_registries(cells=registry), load=False)}
     assert rows["dup_cell"]["status"] == "conflict"
     assert "beta-cells" in rows["dup_cell"]["error"]
     assert rows["solo"]["status"] == "not checked"
@@ -298,7 +298,7 @@ def test_one_distribution_listed_twice_is_not_a_conflict(tmp_path: Path) -> None
     )
     assert registry.conflicts == {}
     assert registry.records["dup_cell"].dist == "gamma-cells"
-    rows = _plugin_rows(empty_registries(cells=registry), load=False)
+    rows = plugin_rows(empty_registries(cells=registry), load=False)
     assert [(r["name"], r["status"]) for r in rows] == [("dup_cell", "not checked")]
 
 

@@ -1,0 +1,1 @@
+"""The ``pipeline`` command groups that live outside ``pipeline.cli``, one module each."""

@@ -1,0 +1,43 @@
+"""Options and helpers every ``pipeline`` command shares (light imports only)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+__all__ = ["command", "json_option", "stdout_to_stderr", "tracking_option"]
+
+
+def command(
+    commands: Any, name: str, function: Callable[[argparse.Namespace], int], help_text: str
+) -> Any:
+    parser = commands.add_parser(name, help=help_text, description=help_text)
+    parser.set_defaults(command=function)
+    return parser
+
+
+def tracking_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--tracking-uri",
+        help="MLflow store or server (default: "
+        "MLFLOW_TRACKING_URI, else sqlite:///mlruns/mlflow.db)",
+    )
+
+
+def json_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--json", action="store_true", help="print exactly one JSON object on stdout"
+    )
+
+
+@contextlib.contextmanager
+def stdout_to_stderr(enabled: bool) -> Iterator[None]:
+    """Keep stdout for the one JSON object: progress bars and logs go to stderr."""
+    if not enabled:
+        yield
+        return
+    with contextlib.redirect_stdout(sys.stderr):
+        yield
