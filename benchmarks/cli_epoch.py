@@ -49,6 +49,7 @@ from lm_common import (
     load,
     log,
     median,
+    summary,
     verdict,
     wikitext_files,
 )
@@ -253,16 +254,12 @@ def main(argv: list[str] | None = None) -> int:
         files = corpus_slice(args, workdir)
         warm_up(args, files, workdir)
         lines = measure(args, files, workdir)
-    log()
-    log("=== cli_epoch summary ===")
-    log(
+    model = (
         f"2x200 LSTM word LM (vocabulary 10k, batch 20, bptt 20, SGD lr 20, clip 0.25, dropout "
         f"0) on {args.train_tokens} train / {args.valid_tokens} validation tokens of WikiText-2, "
         f"{args.device}, threads {args.threads or 'default'}, {os.cpu_count()} cores"
     )
-    log(f"{load_before} at start, {load()} at end (other work on the machine skews figures)")
-    for line in lines:
-        log(line)
+    summary("cli_epoch", [model], load_before, lines)
     log(f"total benchmark time: {time.perf_counter() - begin:.0f} s")
     return 0
 

@@ -179,6 +179,17 @@ def machine(threads: int) -> str:
     )
 
 
+def summary(title: str, header: list[str], load_before: str, lines: list[str]) -> None:
+    """The closing block every benchmark prints: what ran where, the load, its figures."""
+    log()
+    log(f"=== {title} summary ===")
+    for line in header:
+        log(line)
+    log(f"{load_before} at start, {load()} at end (other work on the machine skews figures)")
+    for line in lines:
+        log(line)
+
+
 def synchronize() -> None:
     """Wait for queued GPU work (timings on CUDA); nothing on the CPU."""
     if torch.cuda.is_initialized():

@@ -58,6 +58,7 @@ from lm_common import (
     machine,
     median,
     quiet_libraries,
+    summary,
     synchronize,
     train_step,
     verdict,
@@ -392,12 +393,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"workdir: {workdir}")
         lines = lm_comparison(args, workdir)
     total = time.perf_counter() - begin
-    log()
-    log("=== lm_throughput summary ===")
-    log(machine(args.threads))
-    log(f"{load_before} at start, {load()} at end (other work on the machine skews figures)")
-    for line in lines:
-        log(line)
+    summary("lm_throughput", [machine(args.threads)], load_before, lines)
     log(f"total benchmark time: {total:.0f} s (after imports)")
     return 0
 

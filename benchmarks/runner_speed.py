@@ -45,6 +45,7 @@ from lm_common import (
     machine,
     median,
     quoted,
+    summary,
     synchronize,
     verdict,
 )
@@ -227,12 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         lines = runner_comparison(args, Path(scratch) / "inductor-cache")
         if args.startup:
             lines += startup_comparison(args, Path(scratch))
-    log()
-    log("=== runner_speed summary ===")
-    log(machine(args.threads))
-    log(f"{load_before} at start, {load()} at end (other work on the machine skews figures)")
-    for line in lines:
-        log(line)
+    summary("runner_speed", [machine(args.threads)], load_before, lines)
     return 0
 
 
