@@ -125,7 +125,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
@@ -136,6 +136,9 @@ from pipeline.errors import UserError
 from pipeline.interfaces import DataFacts, StepResult, Task
 from pipeline.metrics import WeightedMean
 from pipeline.sharding import split_loader
+
+if TYPE_CHECKING:
+    from pipeline.recurrent import RecurrentEncoder
 
 
 @dataclass
@@ -149,16 +152,18 @@ class ${camel}Options:
 class ${camel}Network(nn.Module):
     """Recurrent encoder over (B, T, 1) -> final hidden state -> one number per sequence."""
 
-    def __init__(self, encoder: nn.Module) -> None:
+    def __init__(self, encoder: RecurrentEncoder) -> None:
         super().__init__()
         self.encoder = encoder
+        self.directions = encoder.directions
         self.output = nn.Linear(encoder.output_size, 1)
 
     def forward(self, bits: Tensor) -> Tensor:
         """bits (B, T, 1) -> predictions (B,)."""
         _, state = self.encoder(bits)
-        last = state[0][-self.encoder.directions :]  # (dirs, B, H) of the last layer
-        return self.output(torch.cat(list(last), 1)).squeeze(1)
+        last = state[0][-self.directions :]  # (dirs, B, H) of the last layer
+        prediction: Tensor = self.output(torch.cat(list(last), 1))  # (B, 1)
+        return prediction.squeeze(1)
 
 
 class ${camel}Task(Task):
@@ -180,7 +185,7 @@ class ${camel}Task(Task):
         generator = torch.Generator().manual_seed(self.cfg.seed)
         shape = (sum(sizes.values()), self.options.length, 1)
         bits = torch.randint(0, 2, shape, generator=generator).float()  # (N, T, 1)
-        for split, part in zip(sizes, bits.split(list(sizes.values())), strict=True):
+        for split, part in zip(sizes, torch.split(bits, list(sizes.values())), strict=True):
             self.splits[split] = TensorDataset(part, part.mean((1, 2)))
         return DataFacts(sizes=sizes)
 
@@ -216,7 +221,9 @@ class ${camel}Task(Task):
         return StepResult(loss)
 
     @torch.no_grad()
-    def predict(self, network: nn.Module, texts: Sequence[str], **options: Any) -> list[dict]:
+    def predict(
+        self, network: nn.Module, texts: Sequence[str], **options: Any
+    ) -> list[dict[str, Any]]:
         """$task_predict_doc"""
         network.eval()
         results = []
