@@ -11,7 +11,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from pipeline.components import Components
-from pipeline.config import ConfigError, DataConfig, ModelConfig, build_config
+from pipeline.config import ConfigError, ModelConfig, build_config
 from pipeline.data import DataError
 from pipeline.plugins import Registries, default_registries
 from plugins.tasks.classification import (
@@ -20,13 +20,13 @@ from plugins.tasks.classification import (
     Example,
     ReadSettings,
     class_scores,
+    dataset_examples,
     drop_words,
     encode_texts,
     label_ids,
     label_order,
     per_class_rows,
     pool,
-    read_dataset,
     read_examples,
 )
 from plugins.tokenizers import WordTokenizer
@@ -145,10 +145,8 @@ def test_local_dataset_folder_uses_class_label_names(regs: Registries, tmp_path:
     rows = {"sentence": [f"good {i}" if i % 2 else f"bad {i}" for i in range(20)]}
     split = datasets.Dataset.from_dict({**rows, "label": [i % 2 for i in range(20)]}, features)
     datasets.DatasetDict({"train": split, "dev": split}).save_to_disk(str(tmp_path / "ds"))
-    data = DataConfig(name=str(tmp_path / "ds"), text_column="sentence")
-    splits = read_dataset(data, ReadSettings(text_column="sentence"))
-    assert set(splits) == {"train", "validation"}
-    assert pairs(splits["train"])[:2] == [("bad 0", "neg"), ("good 1", "pos")]
+    examples = dataset_examples(split, ReadSettings(text_column="sentence"), "data.name")
+    assert pairs(examples)[:2] == [("bad 0", "neg"), ("good 1", "pos")]
     data = {"name": str(tmp_path / "ds"), "text_column": "sentence"}
     task = task_for(regs, tmp_path, data=data)
     facts = task.prepare_data(tmp_path / "cache")
@@ -182,9 +180,9 @@ def test_unseen_label_in_test_names_label_and_file(regs: Registries, tmp_path: P
 def test_missing_splits_are_carved_from_train_with_the_seed(regs: Registries, tmp_path: Path):
     train = write(tmp_path / "t.txt", "".join(f"{i % 2} text {i}\n" for i in range(40)))
     sections = {"task": {"format": "label_first"}, "data": {"train": str(train)}}
-    splits, carved = task_for(regs, tmp_path, **sections).read_splits()
-    again, _ = task_for(regs, tmp_path, **sections).read_splits()
-    assert carved == ["validation", "test"] and splits == again
+    read = task_for(regs, tmp_path, **sections).read_splits()
+    splits, again = read.examples, task_for(regs, tmp_path, **sections).read_splits().examples
+    assert read.carved == ["validation", "test"] and splits == again
     assert [len(splits[s]) for s in ("train", "validation", "test")] == [32, 4, 4]
     texts = [e.text for split in splits.values() for e in split]
     assert sorted(texts) == sorted(f"text {i}" for i in range(40))
@@ -207,7 +205,7 @@ def test_label_column_is_a_task_option_and_the_old_data_key_names_it(regs, tmp_p
     rows = "".join(f"w{i},{i % 2}\n" for i in range(20))
     train = write(tmp_path / "t.csv", "text,topic\n" + rows)
     task = task_for(regs, tmp_path, task={"label_column": "topic"}, data={"train": str(train)})
-    splits, _ = task.read_splits()
+    splits = task.read_splits().examples
     assert sorted({e.label for e in splits["train"]}) == ["0", "1"]
     with pytest.raises(DataError, match=r"no column 'label' .*set task\.label_column"):
         task_for(regs, tmp_path, data={"train": str(train)}).read_splits()

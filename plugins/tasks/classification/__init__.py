@@ -8,7 +8,7 @@ Modules, in reading order:
 
 - :mod:`.readers`: labelled examples from CSV/TSV/JSON-lines, SST-2, TREC or regex files,
   or a dataset;
-- :mod:`.data`: label ids, token ids, padded batches and DDP evaluation shards;
+- :mod:`.data`: label ids, token ids and padded batches;
 - :mod:`.network`: the classifier network (pooling, word dropout);
 - :mod:`.metrics`: the logged metrics and the report's per-class ones (torchmetrics);
 - :mod:`.reports`: confusion_matrix.png and per_class.csv/.md of the test split;
@@ -18,7 +18,6 @@ Modules, in reading order:
 from plugins.tasks.classification.data import (
     EncodedTexts,
     Padder,
-    ShardInOrder,
     encode_texts,
     label_ids,
     label_order,
@@ -28,7 +27,7 @@ from plugins.tasks.classification.network import ClassifierNetwork, drop_words, 
 from plugins.tasks.classification.readers import (
     Example,
     ReadSettings,
-    read_dataset,
+    dataset_examples,
     read_examples,
 )
 from plugins.tasks.classification.reports import per_class_rows
@@ -42,8 +41,8 @@ __all__ = [
     "Example",
     "Padder",
     "ReadSettings",
-    "ShardInOrder",
     "class_scores",
+    "dataset_examples",
     "drop_words",
     "encode_texts",
     "label_ids",
@@ -51,7 +50,6 @@ __all__ = [
     "logged_metrics",
     "per_class_rows",
     "pool",
-    "read_dataset",
     "read_examples",
     "report_metrics",
 ]

@@ -1,4 +1,4 @@
-"""Labelled texts as tensors: label ids, token ids, padded batches and DDP evaluation shards.
+"""Labelled texts as tensors: label ids, token ids and padded batches.
 
 Labels get ids in sorted order of the training labels (numbers numerically); a validation or
 test label unseen in train is a DataError. A text that tokenises to nothing is kept as a single
@@ -8,14 +8,14 @@ test label unseen in train is a DataError. A text that tokenises to nothing is k
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 from torch import Tensor, nn
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import Dataset
 
-from pipeline.data import DataError
+from pipeline.errors import DataError
 from pipeline.tokenizers import Tokenizer
 from plugins.tasks.classification.readers import Example
 
@@ -111,16 +111,3 @@ class Padder:
         lengths = torch.tensor([row.numel() for row in rows], dtype=torch.long)
         tokens = nn.utils.rnn.pad_sequence(rows, batch_first=True, padding_value=self.pad_id)
         return tokens, lengths, torch.tensor([label for _, label in items], dtype=torch.long)
-
-
-class ShardInOrder(Sampler[int]):
-    """Indices rank, rank + world_size, ... in order: every example once, no padding copies."""
-
-    def __init__(self, size: int, rank: int, world_size: int) -> None:
-        self.indices = range(rank, size, world_size)
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(self.indices)
-
-    def __len__(self) -> int:
-        return len(self.indices)

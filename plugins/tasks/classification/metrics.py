@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 import torch
 from torch import Tensor, nn
-from torchmetrics import MeanMetric, Metric, MetricCollection
+from torchmetrics import Metric, MetricCollection
 from torchmetrics.classification import (
     MulticlassAccuracy,
     MulticlassConfusionMatrix,
@@ -20,16 +20,17 @@ from torchmetrics.classification import (
     MulticlassRecall,
 )
 
+from pipeline.metrics import WeightedMean
 from plugins.tasks.classification.data import Batch
 
 METRIC_NAMES = ("loss", "accuracy", "macro_f1")
 
 
 def logged_metrics(classes: int) -> dict[str, Metric]:
-    """Fresh metrics keyed by :data:`METRIC_NAMES`: loss takes the per-text losses (B,), the
-    others (logits (B, C), labels (B,))."""
+    """Fresh metrics keyed by :data:`METRIC_NAMES`: loss takes (batch mean loss, texts), so it
+    is the mean over texts; the others take (logits (B, C), labels (B,))."""
     return {
-        "loss": MeanMetric(nan_strategy="disable"),
+        "loss": WeightedMean(),
         "accuracy": MulticlassAccuracy(classes, average="micro"),
         "macro_f1": MulticlassF1Score(classes, average="macro"),
     }

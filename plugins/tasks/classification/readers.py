@@ -13,8 +13,10 @@ Formats (``task.format`` of the classification task):
   that must match each whole non-blank line.
 - ``auto``: by the file name's suffix (``.csv``, ``.tsv``, ``.jsonl``/``.ndjson``/``.json``).
 
-Every problem raises :class:`pipeline.data.DataError` naming the config key, the file and the
-line. Blank lines are skipped; texts are stripped; a row without text is an error.
+Every problem raises :class:`pipeline.errors.DataError` naming the config key, the file and the
+line (files are decoded by :mod:`pipeline.textfiles`). Blank lines are skipped; texts are
+stripped; a row without text is an error. :meth:`ClassificationTask.read_splits` feeds these
+readers to :func:`pipeline.data.read_splits`, which rejects files and splits without examples.
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from pipeline.config import DataConfig
-from pipeline.data import DataError, dataset_splits, read_lines
+from pipeline.errors import DataError
+from pipeline.textfiles import location, numbered_lines, read_text
 
 FORMATS = ("auto", "csv", "tsv", "jsonl", "label_first", "trec", "regex")
 SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
@@ -62,21 +64,9 @@ class ReadSettings:
 def read_examples(path: str | Path, settings: ReadSettings, key: str) -> list[Example]:
     """All examples of one file; ``key`` (e.g. ``data.train``) names the file's config key."""
     path = Path(path).expanduser()
-    text = read_text(path, settings.encoding, key)
+    text = read_text(path, settings.encoding, key, kind="a labelled text file")
     kind = resolve_format(path, settings.format, key)
-    examples = list(READERS[kind](text, settings, f"{key}: file {str(path)!r}"))
-    if not examples:
-        raise DataError(f"{key}: file {str(path)!r} has no labelled examples")
-    return examples
-
-
-def read_text(path: Path, encoding: str, key: str) -> str:
-    """The decoded text of a file (BOM dropped); problems raise the core's DataError."""
-    try:
-        return path.read_bytes().decode(encoding).removeprefix("\ufeff")
-    except (OSError, LookupError, UnicodeDecodeError):
-        read_lines(path, encoding, key)  # raises the DataError that names the problem and fix
-        raise
+    return list(READERS[kind](text, settings, location(key, path)))
 
 
 def resolve_format(path: Path, kind: str, key: str) -> str:
@@ -95,14 +85,6 @@ def resolve_format(path: Path, kind: str, key: str) -> str:
 # ----------------------------------------------------------------------------- line formats
 
 
-def _lines(text: str) -> Iterator[tuple[int, str]]:
-    """(line number from 1, stripped line) of each non-blank line."""
-    for number, line in enumerate(text.split("\n"), 1):
-        line = line.strip()
-        if line:
-            yield number, line
-
-
 def _read_pattern(
     text: str,
     pattern: re.Pattern[str],
@@ -111,7 +93,7 @@ def _read_pattern(
     hint: str,
 ) -> Iterator[Example]:
     """Examples of lines that fully match pattern; label(match) -> the label string."""
-    for number, line in _lines(text):
+    for number, line in numbered_lines(text):
         match = pattern.fullmatch(line)
         if match is None or not match.group("text").strip():
             raise DataError(
@@ -187,7 +169,7 @@ def _read_tsv(text: str, settings: ReadSettings, where: str) -> Iterator[Example
 
 
 def _read_jsonl(text: str, settings: ReadSettings, where: str) -> Iterator[Example]:
-    for number, line in _lines(text):
+    for number, line in numbered_lines(text):
         here = f"{where}, line {number}"
         try:
             row = json.loads(line)
@@ -211,29 +193,18 @@ READERS: dict[str, Callable[[str, ReadSettings, str], Iterator[Example]]] = {
 # ----------------------------------------------------------------------------- datasets
 
 
-def read_dataset(data: DataConfig, settings: ReadSettings) -> dict[str, list[Example]]:
-    """Examples per split (train, validation, test) of ``data.name``: a hub or local dataset.
+def dataset_examples(dataset: Any, settings: ReadSettings, where: str) -> list[Example]:
+    """Examples of one split of a ``datasets`` dataset; ``where`` names the split in errors.
 
     A ``ClassLabel`` label column gives its class names (``neg``/``pos``) instead of ints.
     """
-
-    def convert(split: str, dataset: Any) -> list[Example]:
-        where = f"data.name: split {split!r} of dataset {data.name!r}"
-        return _dataset_examples(dataset, settings, where)
-
-    return dataset_splits(data, convert)
-
-
-def _dataset_examples(dataset: Any, settings: ReadSettings, where: str) -> list[Example]:
-    names = getattr(dataset.features.get(settings.label_column), "names", None)
+    column = settings.label_column
+    names = getattr(dataset.features.get(column), "names", None)
     examples = []
     for index, row in enumerate(dataset):
-        if names is not None and isinstance(row.get(settings.label_column), int):
-            label = row[settings.label_column]
-            row = {**row, settings.label_column: names[label] if label >= 0 else label}
+        if names is not None and isinstance(row.get(column), int):
+            row = {**row, column: names[row[column]] if row[column] >= 0 else row[column]}
         examples.append(row_example(row, settings, f"{where}, row {index}"))
-    if not examples:
-        raise DataError(f"{where} has no examples")
     return examples
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from torch import Tensor, nn
 
+from pipeline.reports import write_table
 from plugins.tasks.classification.data import Batch
 from plugins.tasks.classification.metrics import class_scores
 
@@ -20,7 +20,7 @@ def write_reports(
     scores = class_scores(network, batches, len(labels))
     plot_confusion(scores["confusion"], labels, directory / "confusion_matrix.png")
     rows = per_class_rows(scores, labels)
-    write_table(rows, directory / "per_class.csv", directory / "per_class.md")
+    write_table(rows, directory / "per_class", title="Per-class scores on the test split.")
 
 
 def per_class_rows(scores: dict[str, Tensor], labels: Sequence[str]) -> list[dict[str, Any]]:
@@ -40,18 +40,6 @@ def per_class_rows(scores: dict[str, Tensor], labels: Sequence[str]) -> list[dic
         }
         for i, label in enumerate(labels)
     ]
-
-
-def write_table(rows: list[dict[str, Any]], csv_path: Path, markdown_path: Path) -> None:
-    """The per-class rows as CSV and as a Markdown table."""
-    columns = list(rows[0])
-    with csv_path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, columns)
-        writer.writeheader()
-        writer.writerows(rows)
-    table = [f"| {' | '.join(columns)} |", f"|{'---|' * len(columns)}"]
-    table += [f"| {' | '.join(str(row[c]) for c in columns)} |" for row in rows]
-    markdown_path.write_text("\n".join(table) + "\n", encoding="utf-8")
 
 
 def plot_confusion(confusion: Tensor, labels: Sequence[str], path: Path) -> None:

@@ -7,8 +7,6 @@ dataset (``data.text_column``, ``task.label_column``); the network is
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,17 +15,19 @@ from typing import TYPE_CHECKING, Any, Literal
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DataLoader
 
-from pipeline.cache import cached_dir
-from pipeline.data import LOADER_SPLITS, DataError, carve, fingerprint
+from pipeline.data import Splits, read_splits
+from pipeline.errors import DataError
 from pipeline.interfaces import DataFacts, StepResult, Task
+from pipeline.preparation import Encoded, prepare_cached, task_cache_key
+from pipeline.sharding import split_loader
 from pipeline.tokenizers import Tokenizer, build_tokenizer, load_tokenizer
 from plugins.tasks.classification import reports
 from plugins.tasks.classification.data import (
+    Batch,
     EncodedTexts,
     Padder,
-    ShardInOrder,
     encode_texts,
     label_ids,
     label_order,
@@ -40,8 +40,8 @@ from plugins.tasks.classification.readers import (
     LINE_FORMATS,
     Example,
     ReadSettings,
+    dataset_examples,
     pattern_problems,
-    read_dataset,
     read_examples,
 )
 
@@ -125,75 +125,57 @@ class ClassificationTask(Task):
             options.line_pattern,
         )
 
-    def read_splits(self) -> tuple[dict[str, list[Example]], list[str]]:
-        """Examples of train, validation and test, and the names of the carved splits."""
+    def read_splits(self) -> Splits[Example]:
+        """Examples of train, validation and test (the missing ones carved from train)."""
         data, settings = self.cfg.data, self.read_settings()
-        if data.name is not None and any((data.train, data.validation, data.test)):
-            raise DataError(
-                "data.name and data.train/validation/test are both set; use either a dataset "
-                "(data.name) or local files (data.train ...), and set the other to null"
-            )
-        if data.name is not None:
-            splits = read_dataset(data, settings)
-        elif data.train is None:
-            raise DataError("data.train: no training data; set data.train (or data.name)")
-        else:
-            splits = {
-                split: read_examples(getattr(data, split), settings, f"data.{split}")
-                for split in LOADER_SPLITS.values()
-                if getattr(data, split) is not None
-            }
-        missing = [split for split in LOADER_SPLITS.values() if split not in splits]
-        if missing:
-            splits.update(carve(splits["train"], missing, data, self.cfg.seed))
-        return splits, missing
+
+        def read_split(name: str, dataset: Any) -> list[Example]:
+            where = f"data.name: split {name!r} of dataset {data.name!r}"
+            return dataset_examples(dataset, settings, where)
+
+        return read_splits(
+            data,
+            self.cfg.seed,
+            lambda path, key: read_examples(path, settings, key),
+            read_split,
+            noun="labelled examples",
+            kind="a labelled text file",
+        )
 
     def cache_key(self) -> dict[str, Any]:
         """What the tokenised data depends on: files, columns, reading options, tokenizer, seed."""
-        cfg, options = self.cfg, self.options
-        return {
-            "task": "classification",
-            "version": CACHE_VERSION,
-            "data": fingerprint(cfg.data),
-            "columns": [cfg.data.text_column, options.label_column],
-            "read": [options.format, options.trec_labels, options.line_pattern],
-            "tokenizer": dataclasses.asdict(cfg.tokenizer),
-            "seed": cfg.seed,
-        }
+        options = self.options
+        return task_cache_key(
+            "classification",
+            self.cfg,
+            version=CACHE_VERSION,
+            columns=[self.cfg.data.text_column, options.label_column],
+            read=[options.format, options.trec_labels, options.line_pattern],
+        )
 
     def prepare_data(self, cache_dir: Path) -> DataFacts:
-        directory, _ = cached_dir(cache_dir, self.cache_key(), self._tokenise_into)
-        if self.tokenizer is None:
-            self.tokenizer = load_tokenizer(directory / "tokenizer")
-        if self.labels is None:
-            self.labels = read_labels(directory)
-        self.data = {
-            split: EncodedTexts(**torch.load(directory / f"{split}.pt")) for split in LOADER_SPLITS
-        }
-        facts = json.loads((directory / "facts.json").read_text(encoding="utf-8"))
-        sizes = {"vocabulary": len(self.tokenizer), "classes": len(self.labels), **facts["sizes"]}
-        return DataFacts(sizes=sizes, extra={"data.carved": ",".join(facts["carved"])})
+        prepared = prepare_cached(self, cache_dir, loaded=self.tokenizer is not None)
+        self.data = {split: EncodedTexts(**state) for split, state in prepared.tensors.items()}
+        return prepared.facts(vocabulary=len(self.fitted_tokenizer), classes=len(self.class_names))
 
-    def _tokenise_into(self, directory: Path) -> None:
-        """The cache build: read, fit the tokenizer and label map on train, save ids per split."""
-        splits, carved = self.read_splits()
-        tokenizer = self.tokenizer or build_tokenizer(self.cfg.tokenizer)
+    def fit(self, splits: Splits[Example]) -> None:
+        """Tokenizer and label order from the training texts (unless loaded)."""
+        train = splits.examples["train"]
         if self.tokenizer is None:
-            tokenizer.fit([example.text for example in splits["train"]])
-        labels = self.labels or label_order([example.label for example in splits["train"]])
-        if len(labels) < 2:
-            raise DataError(f"data.train: one label only ({labels[0]!r}); a classifier needs two")
-        tokenizer.save(directory / "tokenizer")
-        write_labels(directory, labels)
-        sizes = {}
-        for split, name in LOADER_SPLITS.items():
-            examples = splits[name]
-            ids = encode_texts(tokenizer, [example.text for example in examples])
-            encoded = EncodedTexts.from_lists(ids, label_ids(examples, labels, f"data.{name}"))
-            torch.save(encoded.state(), directory / f"{split}.pt")
-            sizes[name] = len(examples)
-        facts = {"sizes": sizes, "carved": carved}
-        (directory / "facts.json").write_text(json.dumps(facts), encoding="utf-8")
+            self.tokenizer = build_tokenizer(self.cfg.tokenizer)
+            self.tokenizer.fit([example.text for example in train])
+        if self.labels is None:
+            self.labels = label_order([example.label for example in train])
+        if len(self.labels) < 2:
+            raise DataError(
+                f"data.train: one label only ({self.labels[0]!r}); a classifier needs two"
+            )
+
+    def encode(self, split: str, examples: list[Example]) -> Encoded:
+        """Token ids and label ids of one data split; its size is its number of texts."""
+        ids = encode_texts(self.fitted_tokenizer, [example.text for example in examples])
+        labels = label_ids(examples, self.class_names, f"data.{split}")
+        return Encoded(EncodedTexts.from_lists(ids, labels).state(), {split: len(examples)})
 
     def save_artifacts(self, directory: Path) -> None:
         self.fitted_tokenizer.save(directory / "tokenizer")
@@ -206,27 +188,10 @@ class ClassificationTask(Task):
     def vocabulary(self) -> Sequence[str]:
         return self.fitted_tokenizer.vocab
 
-    def dataloader(
-        self, split: str, rank: int = 0, world_size: int = 1
-    ) -> DataLoader[tuple[Tensor, int]]:
-        """Padded batches; train shuffled with the seed (anew each epoch), val/test in order.
-
-        Under DDP train uses DistributedSampler (each rank its own shard, reshuffled per epoch
-        through ``set_epoch``); val/test give each rank every world_size-th example, without
-        the padding copies DistributedSampler adds, so the reduced metrics are exact.
-        """
-        data, dataset = self.cfg.data, self.data[split]
-        batch_size = data.batch_size if split == "train" else data.eval_batch_size
-        options: dict[str, Any] = {"batch_size": batch_size, "num_workers": data.num_workers}
-        if split == "train" and world_size > 1:
-            options["sampler"] = DistributedSampler(
-                dataset, world_size, rank, shuffle=True, seed=self.cfg.seed
-            )
-        elif split == "train":
-            options.update(shuffle=True, generator=torch.Generator().manual_seed(self.cfg.seed))
-        elif world_size > 1:
-            options["sampler"] = ShardInOrder(len(dataset), rank, world_size)
-        return DataLoader(dataset, collate_fn=Padder(self.fitted_tokenizer.pad_id), **options)
+    def dataloader(self, split: str, rank: int = 0, world_size: int = 1) -> DataLoader[Batch]:
+        """Padded :data:`Batch` es of ``split`` (train, val or test) for one rank."""
+        collate = Padder(self.fitted_tokenizer.pad_id)
+        return split_loader(self.data[split], split, self.cfg, rank, world_size, collate)
 
     # ------------------------------------------------------------------------- model
 
@@ -249,13 +214,11 @@ class ClassificationTask(Task):
     ) -> StepResult:
         tokens, lengths, labels = batch  # (B, T), (B,), (B,)
         logits = network(tokens, lengths)  # (B, C)
-        losses = F.cross_entropy(logits, labels, reduction="none")  # (B,)
-        # One value per text: MeanMetric(nan_strategy="disable") drops update weights
-        # (torchmetrics#3434), so a (batch mean, size) update would average batch means.
-        metrics["loss"].update(losses.detach())
+        loss = F.cross_entropy(logits, labels)
+        metrics["loss"].update(loss.detach(), labels.numel())
         metrics["accuracy"].update(logits.detach(), labels)
         metrics["macro_f1"].update(logits.detach(), labels)
-        return StepResult(losses.mean())
+        return StepResult(loss)
 
     # ------------------------------------------------------------------------- prediction
 
