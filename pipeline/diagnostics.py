@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
@@ -27,7 +28,7 @@ from lightning.pytorch.callbacks import Callback
 from torch import Tensor
 
 from pipeline.config import DiagnosticsConfig
-from pipeline.gradient_flow import batch_device, gradient_flow
+from pipeline.gradient_flow import batch_device, gradient_flow, task_loss
 from pipeline.initialization import parameter_groups
 from pipeline.interfaces import Task
 from pipeline.model import PipelineModule
@@ -102,7 +103,9 @@ class GradientFlowCallback(Callback):
         if not self._scratch:
             device = batch_device(network)
             self._scratch = {k: m.to(device) for k, m in self.task.metrics().items()}
-        sample = gradient_flow(self.task, network, batch, self._scratch)
+        sample = gradient_flow(
+            network, partial(task_loss, self.task, network, batch, self._scratch)
+        )
         for metric in self._scratch.values():
             metric.reset()
         self.epoch.add_norms(sample.norms)

@@ -144,22 +144,28 @@ def encoders(network: nn.Module) -> dict[str, RecurrentEncoder]:
     return {name.replace(".", "_") + "_": module for name, module in found.items()}
 
 
-def gradient_flow(
-    task: Task, network: nn.Module, batch: Any, metrics: dict[str, Any]
-) -> FlowSample:
-    """dL/dh_t norms of one batch through ``task.step``; ``metrics`` are scratch copies."""
+def gradient_flow(network: nn.Module, loss_of: Callable[[], Tensor]) -> FlowSample:
+    """dL/dh_t norms of the loss that ``loss_of()`` computes with network (one batch)."""
     saturation, recorded = Saturation(), {}
-    devices = [batch_device(network)] if batch_device(network).type == "cuda" else []
-    with torch.random.fork_rng(devices=devices), _recording_all(network, saturation) as loops:
-        loss = task.step(network, batch, None, metrics).loss
+    device = batch_device(network)
+    with (
+        torch.random.fork_rng(devices=[device] if device.type == "cuda" else []),
+        _recording_all(network, saturation) as loops,
+    ):
+        loss = loss_of()
         for name, (encoder, per_cell) in loops.items():
             for index, loop in enumerate(per_cell):
                 layer, direction = divmod(index, encoder.directions)
                 recorded[series_name(name, layer, direction)] = loop
-        states = [h for loop in recorded.values() for h in loop.states]
-        grads = iter(torch.autograd.grad(loss, states, materialize_grads=True))
+    states = [h for loop in recorded.values() for h in loop.states]
+    grads = iter(torch.autograd.grad(loss, states, materialize_grads=True))
     norms = {name: _step_norms(loop, grads) for name, loop in recorded.items()}
     return FlowSample(norms, saturation.fractions())
+
+
+def task_loss(task: Task, network: nn.Module, batch: Any, metrics: dict[str, Any]) -> Tensor:
+    """The loss ``task.step`` computes for batch at epoch start; ``metrics`` are scratch."""
+    return task.step(network, batch, None, metrics).loss
 
 
 @contextmanager
