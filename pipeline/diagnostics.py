@@ -90,6 +90,13 @@ class GradientFlowCallback(Callback):
         self._sampled = False
         self._scratch: dict[str, Any] = {}
 
+    def state_dict(self) -> dict[str, Any]:
+        """The heatmap's history, saved in checkpoints so a resumed run extends it."""
+        return {"history": self.history}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.history = state_dict["history"]
+
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.epoch = EpochFlow()
 

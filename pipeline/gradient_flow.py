@@ -158,6 +158,8 @@ def gradient_flow(network: nn.Module, loss_of: Callable[[], Tensor]) -> FlowSamp
                 layer, direction = divmod(index, encoder.directions)
                 recorded[series_name(name, layer, direction)] = loop
     states = [h for loop in recorded.values() for h in loop.states]
+    if not states:  # no recurrent encoder in this network: nothing to see
+        return FlowSample({}, saturation.fractions())
     grads = iter(torch.autograd.grad(loss, states, materialize_grads=True))
     norms = {name: _step_norms(loop, grads) for name, loop in recorded.items()}
     return FlowSample(norms, saturation.fractions())
