@@ -74,8 +74,9 @@ def main() -> None:
     for on in (False, True):
         wall, cpu = median([w for w, _ in times[on]]), median([c for _, c in times[on]])
         lines.append(f"gradient_flow={str(on).lower():<5}  wall {wall:7.2f} s  cpu {cpu:7.2f} s")
-    ratio = median([w for w, _ in times[True]]) / median([w for w, _ in times[False]])
-    lines.append(f"ratio on/off (wall): {ratio:.3f}  (every {args.every} batches)")
+    for index, clock in enumerate(("wall", "cpu")):
+        on, off = (median([t[index] for t in times[flag]]) for flag in (True, False))
+        lines.append(f"ratio on/off ({clock}): {on / off:.3f}  (every {args.every} batches)")
     summary("diagnostics.gradient_flow overhead", [machine(args.threads)], load_before, lines)
 
 
