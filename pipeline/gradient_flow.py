@@ -93,7 +93,7 @@ class RecordingLoop(StepLoop):
             states.append(h)
             return h, new_state
 
-        self.cell.step = recording_step  # type: ignore[method-assign]  # undone below
+        self.cell.step = recording_step  # type: ignore[method-assign, assignment]  # undone below
         try:
             with _CountSaturation(self.saturation):
                 out, final = super().forward(p, state, mask, reverse)

@@ -172,8 +172,10 @@ def train_and_probe(
     from pipeline.train import train
 
     paths = write_probe_corpus(directory, per_distance, distances, cfg.seed)
-    files = {"train": str(paths["train"]), "validation": str(paths["validation"])}
-    data = dataclasses.replace(cfg.data, name=None, test=str(paths["test"]), **files)
+    train_file, validation, test = (str(paths[s]) for s in ("train", "validation", "test"))
+    data = dataclasses.replace(
+        cfg.data, name=None, train=train_file, validation=validation, test=test
+    )
     result = train(dataclasses.replace(cfg, data=data), registries=registries)
     trained = load(result.run_id, result.tracking_uri, registries)
     held_out = held_out_sentences(cfg.seed, per_distance, distances)

@@ -66,10 +66,12 @@ class LongRangeNetwork(nn.Module):
     def forward(self, inputs: Tensor) -> Tensor:
         if self.problem == "copy":
             out, _ = self.encoder(F.one_hot(inputs, COPY_SYMBOLS).float())  # (B, L, dirs*H)
-            return self.output(out)  # (B, L, 9)
+            logits: Tensor = self.output(out)  # (B, L, 9)
+            return logits
         _, state = self.encoder(inputs)
         last = state[0][-self.encoder.directions :]  # (dirs, B, H): the last layer
-        return self.output(torch.cat(list(last), 1)).squeeze(1)  # (B,)
+        sums: Tensor = self.output(torch.cat(list(last), 1)).squeeze(1)  # (B,)
+        return sums
 
 
 class LongRangeTask(Task):
@@ -153,13 +155,15 @@ class LongRangeTask(Task):
         return StepResult(losses.mean())
 
     @torch.no_grad()
-    def predict(self, network: nn.Module, texts: Sequence[str], **options: Any) -> list[dict]:
+    def predict(
+        self, network: nn.Module, texts: Sequence[str], **options: Any
+    ) -> list[dict[str, Any]]:
         """Adding: the predicted and true sum; copy: the recalled and the given digits."""
         network.eval()
         device = next(network.parameters()).device
         return [self._predict_one(network, text, device) for text in texts]
 
-    def _predict_one(self, network: nn.Module, text: str, device: torch.device) -> dict:
+    def _predict_one(self, network: nn.Module, text: str, device: torch.device) -> dict[str, Any]:
         if self.options.problem == "adding":
             inputs = problems.parse_adding(text)  # (T, 2)
             predicted = float(network(inputs.unsqueeze(0).to(device))[0])
@@ -170,7 +174,7 @@ class LongRangeTask(Task):
         recalled = network(inputs)[0, -COPY_DIGITS:].argmax(1)
         return {"text": text, "predicted": recalled.tolist(), "target": digits.tolist()}
 
-    def describe(self, prediction: dict) -> str:
+    def describe(self, prediction: dict[str, Any]) -> str:
         if self.options.problem == "adding":
             return (
                 f"{prediction['text']}\n  predicted sum {prediction['predicted']:.4f} "
