@@ -142,6 +142,15 @@ class TrackingConfig:
 
 
 @dataclass
+class DiagnosticsConfig:
+    gradient_flow: bool = False
+    """Measure dL/dh_t per time step, gradient norms per parameter group and saturated units
+    (``pipeline.diagnostics``), logged per epoch as metrics and a heatmap artifact."""
+    every_n_batches: int = field(default=10, metadata=_range(1))
+    """Training batches between two measurements (the first batch of an epoch is always one)."""
+
+
+@dataclass
 class Config:
     seed: int = 42
     task: TaskConfig = field(default_factory=TaskConfig)
@@ -152,6 +161,7 @@ class Config:
     optim: OptimConfig = field(default_factory=OptimConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
 
 
 MOVED_KEYS = {"data.label_column": "task.label_column (an option of the classification task)"}

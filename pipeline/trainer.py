@@ -21,6 +21,7 @@ from lightning.pytorch.callbacks import (
 
 from pipeline.atomic_checkpoint_io import AtomicCheckpointIO
 from pipeline.config import Config, TrainerConfig
+from pipeline.diagnostics import GradientFlowCallback
 from pipeline.errors import UserError
 from pipeline.interfaces import Task
 from pipeline.logger import RunLogger
@@ -77,6 +78,11 @@ def build_trainer(
         SaveOnException(directory / "last.ckpt"),
         LearningRateMonitor("epoch"),
         *([TimedProgressBar()] if settings.progress_bar else []),
+        *(
+            [GradientFlowCallback(task, cfg.diagnostics, run)]
+            if cfg.diagnostics.gradient_flow
+            else []
+        ),
         *extra,
     ]
     if settings.early_stopping_patience > 0:

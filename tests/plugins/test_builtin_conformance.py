@@ -162,10 +162,18 @@ def tagging_setup(workdir: Path, registries: Registries) -> TaskSetup:
     return TaskSetup(build_config(raw, registries), ["Ana vive en Lima ."])
 
 
+@pytest.fixture
+def long_range_setup(workdir: Path, registries: Registries) -> TaskSetup:
+    task = {"name": "long_range", "problem": "copy", "length": 5, "train_size": 64}
+    raw = tiny_raw({**task, "eval_size": 24}, {})
+    return TaskSetup(build_config(raw, registries), ["1 2 3 4 5 6 7 8 1 2"])
+
+
 TASK_SETUPS = {
     "language_model": "language_model_setup",
     "classification": "classification_setup",
     "tagging": "tagging_setup",
+    "long_range": "long_range_setup",
 }
 """Fixture giving each built-in task its tiny data."""
 

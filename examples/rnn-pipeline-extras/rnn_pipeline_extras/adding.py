@@ -1,10 +1,14 @@
-"""The adding problem (Hochreiter & Schmidhuber 1997, experiment 4): a long-memory benchmark.
+"""The adding problem as a third-party task: the worked example of the plugin guide.
 
 Each example is a sequence of T steps with two features: a value drawn from U(0, 1) and a
-marker, 1 at exactly two steps and 0 elsewhere. The target is the sum of the two marked
-values, so a network must remember the first marked value until the end. Predicting 1 every
-time gives an MSE of about 0.167; a network that solves the task goes well below that.
+marker, 1 at exactly two steps (one in each half) and 0 elsewhere. The target is the sum of
+the two marked values, so a network must remember the first marked value until the end.
+Predicting 1 every time gives an MSE of about 0.167; a network that solves the task goes well
+below that.
 
+The sequences and the prediction format are rnn-pipeline's built-in ``long_range`` task's
+(``plugins.tasks.long_range.problems``, Arjovsky et al. 2016): one copy of that logic. This
+module shows what a task plugin writes itself: options, network, loss, metrics, prediction.
 The data is generated from ``cfg.seed``; no files are read. It goes through rnn-pipeline's
 toolkit for tasks like any other task's data: ``prepare_cached`` (generated once into the data
 cache), ``split_loader`` (seeded shuffle, exact DDP shards). Raw text for prediction is one
@@ -27,10 +31,13 @@ from torch.nn import functional as F
 from torchmetrics import MeanMetric, MeanSquaredError
 
 from pipeline.data import LOADER_SPLITS, Splits
-from pipeline.errors import UserError
 from pipeline.interfaces import DataFacts, StepResult, Task
 from pipeline.preparation import Encoded, prepare_cached, task_cache_key
 from pipeline.sharding import split_loader
+from plugins.tasks.long_range.problems import ADDING_FORMAT
+from plugins.tasks.long_range.problems import InputError as InputError  # re-exported
+from plugins.tasks.long_range.problems import adding_examples as make_examples
+from plugins.tasks.long_range.problems import parse_adding as parse
 
 if TYPE_CHECKING:
     from pipeline.components import Components
@@ -41,7 +48,6 @@ SPLIT_SEEDS = {"train": 0, "validation": 1, "test": 2}
 """Offset of each split's generator seed: ``3 * cfg.seed + offset``."""
 SIZE_KEYS = {name: split for split, name in LOADER_SPLITS.items()}
 """Data split -> the key of its size param (``data.size.val``)."""
-FORMAT = '"value:marker" pairs separated by spaces, e.g. "0.3:0 0.5:1 0.9:0 0.1:1"'
 
 
 @dataclass
@@ -51,37 +57,6 @@ class AddingOptions:
     train_size: int = field(default=2000, metadata={"min": 1})
     eval_size: int = field(default=500, metadata={"min": 1})
     """Examples in each of the val and test splits."""
-
-
-def make_examples(count: int, length: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
-    """``count`` sequences: inputs (N, T, 2) of [value, marker] and targets (N,)."""
-    values = torch.rand(count, length, generator=generator)
-    first = torch.randint(0, length, (count,), generator=generator)
-    offset = torch.randint(1, length, (count,), generator=generator)
-    second = (first + offset) % length  # a different step than first
-    markers = torch.zeros(count, length)
-    rows = torch.arange(count)
-    markers[rows, first] = 1.0
-    markers[rows, second] = 1.0
-    targets = (values * markers).sum(1)
-    return torch.stack([values, markers], 2), targets
-
-
-class InputError(UserError, ValueError):
-    """A text given to predict that is not in the task's format."""
-
-
-def parse(text: str) -> Tensor:
-    """'0.3:0 0.5:1 ...' -> (T, 2); InputError naming the format on anything else."""
-    try:
-        pairs = [tuple(float(x) for x in item.split(":")) for item in text.split()]
-    except ValueError:
-        pairs = []
-    if not pairs or any(len(pair) != 2 or pair[1] not in (0.0, 1.0) for pair in pairs):
-        raise InputError(f"adding_problem: cannot read {text!r}; expected {FORMAT}")
-    if sum(pair[1] for pair in pairs) != 2:
-        raise InputError(f"adding_problem: {text!r} must mark exactly two values with ':1'")
-    return torch.tensor(pairs)
 
 
 class AddingNetwork(nn.Module):
@@ -140,7 +115,7 @@ class AddingProblemTask(Task):
 
     def save_artifacts(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        (directory / "adding_problem.json").write_text(json.dumps({"format": FORMAT}))
+        (directory / "adding_problem.json").write_text(json.dumps({"format": ADDING_FORMAT}))
 
     def load_artifacts(self, directory: Path) -> None:
         json.loads((directory / "adding_problem.json").read_text())
