@@ -218,7 +218,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     for option, value in (("--n-trials", args.n_trials), ("--workers", args.workers)):
         if value < 1:
             raise UserError(f"{option} must be at least 1, got {value}")
-    from pipeline.tune import TuneRequest, tune
+    from pipeline.tune import TuneFailed, TuneRequest, tune
 
     request = TuneRequest(
         args.config,
@@ -231,8 +231,12 @@ def cmd_tune(args: argparse.Namespace) -> int:
         args.workers,
         args.tracking_uri,
     )
-    with stdout_to_stderr(args.json):
-        facts = tune(request, args.export)
+    try:
+        with stdout_to_stderr(args.json):
+            facts = tune(request, args.export)
+    except TuneFailed as failure:
+        print(f"error: {failure}", file=sys.stderr)
+        return failure.exit_code
     if args.json:
         print(json_output.dumps(facts))
         return 0
