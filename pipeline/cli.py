@@ -8,8 +8,14 @@ import os
 import sys
 from typing import Any
 
-from pipeline import json_output
-from pipeline.commands.common import command, json_option, stdout_to_stderr, tracking_option
+from pipeline import json_output, plugin_errors
+from pipeline.commands.common import (
+    command,
+    debug_option,
+    json_option,
+    stdout_to_stderr,
+    tracking_option,
+)
 from pipeline.commands.plugins import add_plugins
 from pipeline.errors import UserError
 
@@ -27,11 +33,12 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "command"):
         parser.print_help()
         return 0
+    debug = args.debug or bool(os.environ.get("PIPELINE_DEBUG"))
     try:
         status: int = args.command(args)
         return status
     except UserError as error:  # bad input: one line, exit 2 (any other error is a bug: traceback)
-        if os.environ.get("PIPELINE_DEBUG"):  # the traceback of a user error too
+        if debug:  # the traceback of a user error too
             raise
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -45,12 +52,19 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
+    except Exception as error:  # a plugin's bug: one line naming it; the core's: traceback
+        line = None if debug else plugin_errors.describe(error)
+        if line is None:
+            raise
+        print(f"error: {line}; --debug shows the traceback", file=sys.stderr)
+        return 1
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pipeline", description="Train, tune and compare recurrent networks for NLP."
     )
+    debug_option(parser, default=False)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     _add_train(commands)
     _add_evaluate(commands)

@@ -1,0 +1,146 @@
+"""An exception raised inside a plugin is reported as one line naming it; --debug shows the
+traceback. The plugins are real distributions (``*.dist-info`` + module) on PYTHONPATH."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+from tiny import TINY_CONFIG
+
+from pipeline.plugin_errors import describe, find_plugin
+from pipeline.plugins import PluginRecord
+
+CELL = '''
+import torch
+from torch import Tensor, nn
+
+from pipeline.interfaces import Cell
+
+
+def check_gate(p_t: Tensor) -> None:
+    raise ZeroDivisionError("gate scale is zero")
+
+
+class CrashingCell(Cell):
+    """A tanh RNN whose step fails at once, through a helper of its own."""
+
+    def __init__(self, input_size: int, hidden_size: int) -> None:
+        super().__init__(input_size, hidden_size)
+        self.u = nn.Parameter(torch.randn(hidden_size, input_size) * 0.1)
+        self.v = nn.Parameter(torch.randn(hidden_size, hidden_size) * 0.1)
+
+    def project(self, x: Tensor) -> Tensor:
+        return x @ self.u.T
+
+    def step(self, p_t: Tensor, state: list[Tensor]) -> tuple[Tensor, list[Tensor]]:
+        check_gate(p_t)
+        h = torch.tanh(p_t + state[0] @ self.v.T)
+        return h, [h]
+
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        return {"input": [self.u], "recurrent": [self.v]}
+'''
+
+
+def write_plugin_dist(root: Path) -> Path:
+    """A distribution ``crash-cells 2.0`` declaring the cell ``crashing`` (the module
+    crash_cells.cells), importable from root."""
+    package = root / "crash_cells"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("", encoding="utf-8")
+    (package / "cells.py").write_text(textwrap.dedent(CELL), encoding="utf-8")
+    info = root / "crash_cells-2.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: crash-cells\nVersion: 2.0\n", encoding="utf-8"
+    )
+    (info / "entry_points.txt").write_text(
+        "[rnn_pipeline.cells]\ncrashing = crash_cells.cells:CrashingCell\n", encoding="utf-8"
+    )
+    return root
+
+
+RECORD = PluginRecord("cells", "crashing", "crash_cells.cells:CrashingCell", "crash-cells", "2.0")
+
+
+@pytest.fixture
+def crash_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> object:
+    monkeypatch.syspath_prepend(str(write_plugin_dist(tmp_path / "site")))
+    import crash_cells.cells
+
+    yield crash_cells.cells
+    for name in ("crash_cells.cells", "crash_cells"):
+        sys.modules.pop(name, None)
+
+
+def raised_by(function: object, *args: object) -> BaseException:
+    with pytest.raises(Exception) as caught:
+        function(*args)  # type: ignore[operator]
+    return caught.value
+
+
+def test_the_plugin_is_found_by_the_hook_the_core_called(crash_module: object) -> None:
+    import torch
+
+    cell = crash_module.CrashingCell(3, 4)  # type: ignore[attr-defined]
+    error = raised_by(cell.step, torch.zeros(1, 4), cell.init_state(1))
+    failure = find_plugin(error, [RECORD])
+    assert failure is not None and failure.record == RECORD and failure.function == "step"
+    assert describe(error, [RECORD]) == (
+        "plugin 'crashing' (cells) of crash-cells 2.0 raised ZeroDivisionError: gate scale is "
+        "zero (in Cell.step())"
+    )
+
+
+def test_a_wrapped_plugin_error_is_found_through_its_cause(crash_module: object) -> None:
+    def core() -> None:
+        try:
+            crash_module.check_gate(None)  # type: ignore[attr-defined]
+        except ZeroDivisionError as error:
+            raise RuntimeError("worker failed") from error
+
+    line = describe(raised_by(core), [RECORD])
+    assert line == (
+        "plugin 'crashing' (cells) of crash-cells 2.0 raised ZeroDivisionError: gate scale is zero"
+    )
+
+
+def test_an_error_of_the_core_names_no_plugin() -> None:
+    from pipeline.config import deep_merge
+
+    assert describe(raised_by(deep_merge, None, {"a": 1}), [RECORD]) is None
+
+
+@pytest.mark.slow
+def test_training_with_a_crashing_plugin_prints_one_line_and_debug_the_traceback(
+    tmp_path: Path, lm_config: Path
+) -> None:
+    site = write_plugin_dist(tmp_path / "site")
+    config = yaml.safe_load(lm_config.read_text(encoding="utf-8"))
+    config["model"] = {**TINY_CONFIG["model"], "cell": "crashing", "runner": "eager"}
+    lm_config.write_text(yaml.safe_dump(config), encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ["PYTHONPATH"]])}
+    env.pop("PIPELINE_DEBUG", None)
+    command = [sys.executable, "-m", "pipeline.cli"]
+
+    def train(*options: str) -> subprocess.CompletedProcess[str]:
+        argv = [*command, "train", str(lm_config), *options]
+        return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
+
+    done = train()
+    assert done.returncode == 1, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last == (
+        "error: plugin 'crashing' (cells) of crash-cells 2.0 raised ZeroDivisionError: gate "
+        "scale is zero (in Cell.step()); --debug shows the traceback"
+    )
+    assert "Traceback" not in done.stderr
+    debug = train("--debug")
+    assert debug.returncode == 1
+    assert "Traceback" in debug.stderr and 'in check_gate\n    raise ZeroDivisionError' in debug.stderr
