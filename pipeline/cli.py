@@ -161,28 +161,46 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def _add_predict(commands: Any) -> None:
     parser = command(commands, "predict", cmd_predict, "predict from raw text with a run")
     parser.add_argument("--run", required=True, metavar="RUN_ID")
-    parser.add_argument("--top-k", type=int, default=5, help="how many ranked answers")
     parser.add_argument(
-        "--sample",
-        type=int,
-        default=0,
-        metavar="N",
-        help="language models: also sample a continuation of N tokens",
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an option of the run's task's predict (see --help-options)",
     )
-    parser.add_argument("--temperature", type=float, default=1.0)
-    parser.add_argument("texts", nargs="+", metavar="TEXT")
+    parser.add_argument(
+        "--help-options", action="store_true", help="list the predict options of the run's task"
+    )
+    named = parser.add_argument_group("named options (language model, classification)")
+    named.add_argument("--top-k", type=int, help="how many ranked answers (default 5)")
+    named.add_argument(
+        "--sample", type=int, metavar="N", help="language models: also sample N tokens"
+    )
+    named.add_argument("--temperature", type=float, help="language models: sampling temperature")
+    parser.add_argument("texts", nargs="*", metavar="TEXT")
     tracking_option(parser)
     json_option(parser)
 
 
-def cmd_predict(args: argparse.Namespace) -> int:
-    if args.top_k < 1:
-        raise UserError(f"--top-k must be at least 1, got {args.top_k}")
-    from pipeline.inference import predict
+NAMED_PREDICT_OPTIONS = ("top_k", "sample", "temperature")
+"""Flags of ``pipeline predict`` that are shorthands for ``--option KEY=VALUE``."""
 
-    options = {"top_k": args.top_k}
-    if args.sample:
-        options.update(sample=args.sample, temperature=args.temperature)
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    if args.top_k is not None and args.top_k < 1:
+        raise UserError(f"--top-k must be at least 1, got {args.top_k}")
+    if not args.texts and not args.help_options:
+        raise UserError("pipeline predict needs at least one TEXT (or --help-options)")
+    from pipeline.inference import predict, run_task_class
+    from pipeline.predict_options import options_help, parse_option_items
+
+    if args.help_options:
+        print(options_help(run_task_class(args.run, args.tracking_uri)))
+        return 0
+    options = parse_option_items(args.option)
+    for name in NAMED_PREDICT_OPTIONS:
+        if getattr(args, name) is not None:
+            options[name] = getattr(args, name)
     with stdout_to_stderr(args.json):
         trained, predictions = predict(args.run, args.texts, args.tracking_uri, **options)
     if args.json:
