@@ -66,7 +66,9 @@ def predict_options(task_class: type[Task], given: Mapping[str, Any]) -> dict[st
         allowed = TYPES.get(kind)  # other annotations are left to the dataclass
         wrong_bool = isinstance(value, bool) and allowed is not None and bool not in allowed
         if allowed is not None and (not isinstance(value, allowed) or wrong_bool):
-            raise OptionError(f"predict option {key!r} of {name} must be of type {kind}, got {value!r}")
+            raise OptionError(
+                f"predict option {key!r} of {name} must be of type {kind}, got {value!r}"
+            )
     if not fields:
         return {}
     try:

@@ -23,7 +23,7 @@ def test_an_unknown_option_suggests_the_close_one() -> None:
 @pytest.mark.parametrize(
     ("given", "message"),
     [
-        ({"top_k": "three"}, "option 'top_k' of LanguageModelTask must be of type int, got 'three'"),
+        ({"top_k": "three"}, "'top_k' of LanguageModelTask must be of type int, got 'three'"),
         ({"top_k": True}, "must be of type int, got True"),
         ({"top_k": 0}, "top_k must be at least 1, got 0"),
         ({"temperature": 0}, "temperature must be > 0, got 0"),
