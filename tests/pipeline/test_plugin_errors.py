@@ -7,7 +7,9 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -70,7 +72,7 @@ RECORD = PluginRecord("cells", "crashing", "crash_cells.cells:CrashingCell", "cr
 
 
 @pytest.fixture
-def crash_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> object:
+def crash_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.syspath_prepend(str(write_plugin_dist(tmp_path / "site")))
     import crash_cells.cells
 
