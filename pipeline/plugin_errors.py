@@ -82,6 +82,28 @@ def find_plugin(
     return found
 
 
+def plugin_in_use(
+    error: BaseException, records: Iterable[PluginRecord] | None = None
+) -> PluginRecord | None:
+    """The plugin object the core was running when it failed (the innermost core frame whose
+    ``self`` is, or directly holds, a plugin's module): e.g. a cell whose ``step`` returned a
+    state the runner cannot use. None when no frame holds one."""
+    known = list(installed_records() if records is None else records)
+    traceback, frames = error.__traceback__, []
+    while traceback is not None:
+        frames.append(traceback.tb_frame)
+        traceback = traceback.tb_next
+    for frame in reversed(frames):
+        owner = frame.f_locals.get("self")
+        children = getattr(owner, "_modules", None)
+        held = list(children.values()) if isinstance(children, dict) else []
+        for candidate in (owner, *held):
+            record = _owner(type(candidate).__module__, known) if candidate is not None else None
+            if record is not None:
+                return record
+    return None
+
+
 def _clause(error: BaseException, failure: PluginFailure) -> str:
     message = str(error)
     if message.startswith(CLAUSE_PREFIX):
@@ -101,12 +123,15 @@ def describe(error: BaseException, records: Iterable[PluginRecord] | None = None
     no plugin's code is in the traceback (a bug of the core keeps its traceback)."""
     known = list(installed_records() if records is None else records)
     failure: PluginFailure | None = None
-    while failure is None and error is not None:  # also a cause the core wrapped
-        failure = find_plugin(error, known)
+    cause: BaseException | None = error
+    while failure is None and cause is not None:  # also a cause the core wrapped
+        failure = find_plugin(cause, known)
         if failure is None:
-            error = error.__cause__ or error.__context__  # type: ignore[assignment]
+            cause = cause.__cause__ or cause.__context__
+        else:
+            error = cause
     if failure is None:
-        return None
+        return _in_use_line(error, known)
     record = failure.record
     clause = _clause(error, failure)
     first = str(error).splitlines()[0] if str(error) else ""
@@ -117,4 +142,17 @@ def describe(error: BaseException, records: Iterable[PluginRecord] | None = None
     return (
         f"plugin {record.name!r} ({record.kind}) of {record.dist} {record.version} "
         f"raised {problem}{where}"
+    )
+
+
+def _in_use_line(error: BaseException, known: list[PluginRecord]) -> str | None:
+    record = plugin_in_use(error, known)
+    if record is None:
+        return None
+    first = str(error).splitlines()[0] if str(error) else ""
+    problem = f"{type(error).__name__}: {first}" if first else type(error).__name__
+    return (
+        f"the core failed on what plugin {record.name!r} ({record.kind}) of {record.dist} "
+        f"{record.version} gave it: {problem} (`pipeline plugins check --deep "
+        f"{record.kind}:{record.name}` names the contract clause)"
     )

@@ -147,3 +147,55 @@ def test_training_with_a_crashing_plugin_prints_one_line_and_debug_the_traceback
     assert debug.returncode == 1
     assert "Traceback" in debug.stderr
     assert 'in check_gate\n    raise ZeroDivisionError("gate scale is zero")' in debug.stderr
+
+
+WRONG_STATE = '''
+import torch
+from torch import Tensor, nn
+
+from pipeline.interfaces import Cell
+
+
+class TwoStateCell(Cell):
+    """Declares two state tensors but returns one: breaks the state contract."""
+
+    state_size = 2
+
+    def __init__(self, input_size: int, hidden_size: int) -> None:
+        super().__init__(input_size, hidden_size)
+        self.u = nn.Parameter(torch.randn(hidden_size, input_size) * 0.1)
+
+    def project(self, x: Tensor) -> Tensor:
+        return x @ self.u.T
+
+    def step(self, p_t: Tensor, state: list[Tensor]) -> tuple[Tensor, list[Tensor]]:
+        h = torch.tanh(p_t + state[0])
+        return h, [h]
+'''
+
+
+def test_a_core_error_on_what_a_plugin_returned_names_the_plugin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
+    from pipeline.recurrent import RecurrentEncoder
+
+    (tmp_path / "wrong_state.py").write_text(textwrap.dedent(WRONG_STATE), encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import wrong_state
+
+    record = PluginRecord("cells", "two_state", "wrong_state:TwoStateCell", "state-cells", "1.0")
+    encoder = RecurrentEncoder(wrong_state.TwoStateCell, 3, 4, runner="eager")
+    lengths = torch.tensor([2, 1])
+    error = raised_by(encoder, torch.zeros(2, 2, 3), lengths)  # the runner indexes state[1]
+    sys.modules.pop("wrong_state", None)
+    assert find_plugin(error, [record]) is None  # no plugin code in the traceback
+    line = describe(error, [record])
+    assert line is not None and line.startswith(
+        "the core failed on what plugin 'two_state' (cells) of state-cells 1.0 gave it: "
+        f"{type(error).__name__}"
+    )
+    assert line.endswith(
+        "(`pipeline plugins check --deep cells:two_state` names the contract clause)"
+    )
