@@ -199,3 +199,24 @@ def test_a_core_error_on_what_a_plugin_returned_names_the_plugin(
     assert line.endswith(
         "(`pipeline plugins check --deep cells:two_state` names the contract clause)"
     )
+
+
+@pytest.mark.slow
+def test_tune_whose_trials_all_crash_in_a_plugin_exits_1(
+    tmp_path: Path, lm_config: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    from pipeline.cli import main
+
+    monkeypatch.syspath_prepend(str(write_plugin_dist(tmp_path / "site")))
+    space = tmp_path / "space.yaml"
+    params = {"model.hidden_size": {"int": [8, 12]}}
+    space.write_text(yaml.safe_dump({"sampler": {"name": "random", "seed": 0}, "params": params}))
+    argv = [str(lm_config), "model.cell=crashing", "model.runner=eager", "--space", str(space)]
+    assert main(["tune", *argv, "--n-trials", "2", "--study", "crash"]) == 1
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last == (
+        "error: no trial of study 'crash' completed: 2 failed (0 on a user error) of 2 trials; "
+        "first error: ZeroDivisionError: gate scale is zero"
+    )
+    for name in ("crash_cells.cells", "crash_cells"):
+        sys.modules.pop(name, None)
