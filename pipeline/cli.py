@@ -8,8 +8,14 @@ import os
 import sys
 from typing import Any
 
-from pipeline import json_output
-from pipeline.commands.common import command, json_option, stdout_to_stderr, tracking_option
+from pipeline import json_output, plugin_errors
+from pipeline.commands.common import (
+    command,
+    debug_option,
+    json_option,
+    stdout_to_stderr,
+    tracking_option,
+)
 from pipeline.commands.plugins import add_plugins
 from pipeline.errors import UserError
 
@@ -27,11 +33,12 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "command"):
         parser.print_help()
         return 0
+    debug = args.debug or bool(os.environ.get("PIPELINE_DEBUG"))
     try:
         status: int = args.command(args)
         return status
     except UserError as error:  # bad input: one line, exit 2 (any other error is a bug: traceback)
-        if os.environ.get("PIPELINE_DEBUG"):  # the traceback of a user error too
+        if debug:  # the traceback of a user error too
             raise
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -45,12 +52,19 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
+    except Exception as error:  # a plugin's bug: one line naming it; the core's: traceback
+        line = None if debug else plugin_errors.describe(error)
+        if line is None:
+            raise
+        print(f"error: {line}; --debug shows the traceback", file=sys.stderr)
+        return 1
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pipeline", description="Train, tune and compare recurrent networks for NLP."
     )
+    debug_option(parser, default=False)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     _add_train(commands)
     _add_evaluate(commands)
@@ -147,28 +161,46 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def _add_predict(commands: Any) -> None:
     parser = command(commands, "predict", cmd_predict, "predict from raw text with a run")
     parser.add_argument("--run", required=True, metavar="RUN_ID")
-    parser.add_argument("--top-k", type=int, default=5, help="how many ranked answers")
     parser.add_argument(
-        "--sample",
-        type=int,
-        default=0,
-        metavar="N",
-        help="language models: also sample a continuation of N tokens",
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an option of the run's task's predict (see --help-options)",
     )
-    parser.add_argument("--temperature", type=float, default=1.0)
-    parser.add_argument("texts", nargs="+", metavar="TEXT")
+    parser.add_argument(
+        "--help-options", action="store_true", help="list the predict options of the run's task"
+    )
+    named = parser.add_argument_group("named options (language model, classification)")
+    named.add_argument("--top-k", type=int, help="how many ranked answers (default 5)")
+    named.add_argument(
+        "--sample", type=int, metavar="N", help="language models: also sample N tokens"
+    )
+    named.add_argument("--temperature", type=float, help="language models: sampling temperature")
+    parser.add_argument("texts", nargs="*", metavar="TEXT")
     tracking_option(parser)
     json_option(parser)
 
 
-def cmd_predict(args: argparse.Namespace) -> int:
-    if args.top_k < 1:
-        raise UserError(f"--top-k must be at least 1, got {args.top_k}")
-    from pipeline.inference import predict
+NAMED_PREDICT_OPTIONS = ("top_k", "sample", "temperature")
+"""Flags of ``pipeline predict`` that are shorthands for ``--option KEY=VALUE``."""
 
-    options = {"top_k": args.top_k}
-    if args.sample:
-        options.update(sample=args.sample, temperature=args.temperature)
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    if args.top_k is not None and args.top_k < 1:
+        raise UserError(f"--top-k must be at least 1, got {args.top_k}")
+    if not args.texts and not args.help_options:
+        raise UserError("pipeline predict needs at least one TEXT (or --help-options)")
+    from pipeline.inference import predict, run_task_class
+    from pipeline.predict_options import options_help, parse_option_items
+
+    if args.help_options:
+        print(options_help(run_task_class(args.run, args.tracking_uri)))
+        return 0
+    options = parse_option_items(args.option)
+    for name in NAMED_PREDICT_OPTIONS:
+        if getattr(args, name) is not None:
+            options[name] = getattr(args, name)
     with stdout_to_stderr(args.json):
         trained, predictions = predict(args.run, args.texts, args.tracking_uri, **options)
     if args.json:
@@ -218,7 +250,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     for option, value in (("--n-trials", args.n_trials), ("--workers", args.workers)):
         if value < 1:
             raise UserError(f"{option} must be at least 1, got {value}")
-    from pipeline.tune import TuneRequest, tune
+    from pipeline.tune import TuneFailed, TuneRequest, tune
 
     request = TuneRequest(
         args.config,
@@ -231,8 +263,12 @@ def cmd_tune(args: argparse.Namespace) -> int:
         args.workers,
         args.tracking_uri,
     )
-    with stdout_to_stderr(args.json):
-        facts = tune(request, args.export)
+    try:
+        with stdout_to_stderr(args.json):
+            facts = tune(request, args.export)
+    except TuneFailed as failure:
+        print(f"error: {failure}", file=sys.stderr)
+        return failure.exit_code
     if args.json:
         print(json_output.dumps(facts))
         return 0

@@ -8,9 +8,13 @@ from typing import Any
 
 import lightning as L
 
+from pipeline import config as config_module
+from pipeline.checkpoints import check_run_id
+from pipeline.interfaces import Task
 from pipeline.model import PipelineModule
 from pipeline.plugins import Registries, default_registries
-from pipeline.runs import TrainedRun, load_trained
+from pipeline.predict_options import predict_options
+from pipeline.runs import TrainedRun, fetch_run_files, load_trained
 from pipeline.tracking import Tracker
 
 
@@ -50,6 +54,22 @@ def predict(
     registries: Registries | None = None,
     **options: Any,
 ) -> tuple[TrainedRun, list[dict[str, Any]]]:
-    """The task's predictions for texts (options such as top_k pass through to the task)."""
+    """The task's predictions for texts; options (e.g. top_k) are checked against the task's
+    ``PredictOptions`` and passed to ``Task.predict`` with the defaults of the others."""
     trained = load(run_id, tracking_uri, registries)
-    return trained, trained.task.predict(trained.network, texts, **options)
+    checked = predict_options(type(trained.task), options)
+    return trained, trained.task.predict(trained.network, texts, **checked)
+
+
+def run_task_class(
+    run_id: str, tracking_uri: str | None = None, registries: Registries | None = None
+) -> type[Task]:
+    """The task class of a run, from its logged config (no weights loaded)."""
+    registries = registries or default_registries()
+    tracker = Tracker(tracking_uri)
+    tracker.get_run(check_run_id(run_id))
+    path = fetch_run_files(tracker, run_id, "config.yaml")
+    raw = config_module.load_yaml(path.read_text(encoding="utf-8"))
+    cfg = config_module.build_config(raw, registries)
+    task_class: type[Task] = registries.tasks.get(cfg.task.name)
+    return task_class

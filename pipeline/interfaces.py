@@ -152,6 +152,11 @@ class DataFacts:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class NoPredictOptions:
+    """``Task.PredictOptions`` of a task whose ``predict`` takes no options."""
+
+
 class Task(ABC):
     """Everything task-specific: data to tensors, the network, the loss, metrics, prediction.
 
@@ -175,6 +180,11 @@ class Task(ABC):
     monitor_mode: ClassVar[str] = "min"
     metric_names: ClassVar[Sequence[str]] = ("loss",)
     """Metrics logged per split as ``{split}_{name}`` (split in train, val, test)."""
+    PredictOptions: ClassVar[type] = NoPredictOptions
+    """Dataclass of the options of :meth:`predict` (``pipeline predict --option KEY=VALUE``):
+    one typed field with a default each, ``metadata={"help": ...}`` for ``--help-options``."""
+    uses_tokenizer: ClassVar[bool] = True
+    """Whether the ``tokenizer`` config section applies; False: no ``tokenizer.*`` params."""
 
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
@@ -223,7 +233,10 @@ class Task(ABC):
     def predict(
         self, network: nn.Module, texts: Sequence[str], **options: Any
     ) -> list[dict[str, Any]]:
-        """Predictions from raw text, one JSON-ready dict per input text."""
+        """Predictions from raw text, one JSON-ready dict per input text.
+
+        ``options``: every field of :attr:`PredictOptions`, checked, defaults filled in (none
+        when the task declares none)."""
 
     def describe(self, prediction: dict[str, Any]) -> str:
         """One prediction as readable text for the terminal."""

@@ -81,6 +81,8 @@ def _log_inputs(
 ) -> None:
     """Params (flattened config, data sizes, init facts, parameter count) and input artifacts."""
     params = config_module.flatten(config_module.to_dict(cfg))
+    if not task.uses_tokenizer:  # the section does not apply: logging it would mislead
+        params = {k: v for k, v in params.items() if not k.startswith("tokenizer.")}
     params.update({f"data.size.{k}": v for k, v in facts.sizes.items()})
     params.update(facts.extra)
     params.update(extra)

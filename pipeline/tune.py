@@ -23,6 +23,7 @@ import optuna
 from optuna.trial import TrialState
 
 from pipeline import config as config_module
+from pipeline.errors import UserError
 from pipeline.plugins import Registries, default_registries
 from pipeline.runs import local_dir
 from pipeline.search_space import SearchSpace, load_space, trial_config
@@ -39,6 +40,14 @@ from pipeline.tracking import Tracker, final_status
 from pipeline.trials import TRIAL_ENV, Heartbeat, TrialRef
 
 MAX_CONSECUTIVE_FAILURES = 3
+
+
+class TuneFailed(Exception):
+    """No trial of the study completed; ``exit_code`` is 2 when every failure was a user error."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 @dataclass
@@ -90,15 +99,37 @@ def tune(request: TuneRequest, export: str | None = None) -> dict[str, Any]:
             tracker.log_text(parent, space.text, "search_space.yaml")
         deadline = time.time() + request.timeout if request.timeout else None
         job = Job(base, request.space, name, url, request.n_trials, deadline, parent)
-        run_workers(job, request.workers)
+        stopped: RuntimeError | None = None
+        try:
+            run_workers(job, request.workers)
+        except RuntimeError as error:  # workers stopped on failing trials: summarise first
+            stopped = error
         with study_lock(url, name):
             repair_stale_runs(tracker, study, parent)  # trials of workers that died meanwhile
             facts = summary(study, url, export)
             if export and facts["best_value"] is not None:
                 facts["command"] = export_best(study, base, registries, Path(export))
             log_to_parent(tracker, parent, study, facts, local_dir(parent) / "plots")
+        if not facts["counts"].get("COMPLETE"):
+            raise no_trial_completed(study, facts["counts"])
+        if stopped is not None:
+            raise stopped
     facts["parent_run_id"] = parent
     return facts
+
+
+def no_trial_completed(study: optuna.Study, by_state: dict[str, int]) -> TuneFailed:
+    """One line: how many trials failed and the first error (exit 2 if all were user errors)."""
+    failed = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+    user = [trial for trial in failed if trial.user_attrs.get("user_error")]
+    first = next((t.user_attrs["error"] for t in failed if "error" in t.user_attrs), None)
+    message = (
+        f"no trial of study {study.study_name!r} completed: {len(failed)} failed "
+        f"({len(user)} on a user error) of {sum(by_state.values())} trials"
+    )
+    if first:
+        message += f"; first error: {first.splitlines()[0][:300]}"
+    return TuneFailed(message, 2 if failed and len(user) == len(failed) else 1)
 
 
 def trials_running(study: optuna.Study) -> bool:
@@ -195,6 +226,7 @@ def run_trial(
             raise
         except Exception as error:  # a failed trial is recorded, the study goes on
             trial.set_user_attr("error", f"{type(error).__name__}: {error}"[:1000])
+            trial.set_user_attr("user_error", isinstance(error, UserError))
             warnings.warn(f"trial {trial.number} failed: {error}", stacklevel=2)
             study.tell(trial, state=TrialState.FAIL)
             return TrialState.FAIL

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["command", "json_option", "stdout_to_stderr", "tracking_option"]
+__all__ = ["command", "debug_option", "json_option", "stdout_to_stderr", "tracking_option"]
 
 
 def command(
@@ -16,7 +16,17 @@ def command(
 ) -> Any:
     parser = commands.add_parser(name, help=help_text, description=help_text)
     parser.set_defaults(command=function)
+    debug_option(parser, default=argparse.SUPPRESS)  # keeps a --debug given before the command
     return parser
+
+
+def debug_option(parser: argparse.ArgumentParser, default: Any) -> None:
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        default=default,
+        help="show the traceback of any error (same as PIPELINE_DEBUG=1)",
+    )
 
 
 def tracking_option(parser: argparse.ArgumentParser) -> None:

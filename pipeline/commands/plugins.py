@@ -7,6 +7,7 @@ from typing import Any
 
 from pipeline import json_output
 from pipeline.commands.common import command, json_option
+from pipeline.errors import UserError
 from pipeline.plugins import GROUPS, PluginError, Registries, discover
 
 __all__ = ["add_plugins", "plugin_rows"]
@@ -25,6 +26,21 @@ def add_plugins(commands: Any) -> None:
         "check",
         cmd_plugins_check,
         "import every plugin and validate it against its contract",
+    )
+    check.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help="with --deep: only these plugins (name or kind:name, e.g. cells:lstm)",
+    )
+    check.add_argument(
+        "--deep",
+        action="store_true",
+        help="also run the conformance checks of pipeline.testing on each plugin",
+    )
+    check.add_argument("--no-ddp", action="store_true", help="--deep: skip tasks' DDP clause")
+    check.add_argument(
+        "--compile", action="store_true", help="--deep: also check cells on the compiled runner"
     )
     for sub in (listing, check):
         json_option(sub)
@@ -104,9 +120,27 @@ def cmd_plugins_list(args: argparse.Namespace) -> int:
 
 
 def cmd_plugins_check(args: argparse.Namespace) -> int:
+    if args.deep:
+        return _deep_check(args)
+    if args.names:
+        raise UserError("NAME arguments need --deep (without it every plugin is loaded)")
     rows = plugin_rows(_registries(True), load=True)
     _print_plugins(rows, args.json)
     return 1 if any(row["status"] in ("broken", "conflict") for row in rows) else 0
+
+
+def _deep_check(args: argparse.Namespace) -> int:
+    from pipeline.testing.installed import DeepOptions, check_installed, select
+
+    registries = _registries(True)
+    chosen = select(registries, args.names)
+    options = DeepOptions(ddp=not args.no_ddp, compile=args.compile)
+    outcomes = check_installed(registries, chosen, options)
+    if args.json:
+        print(json_output.dumps({"plugins": [vars(outcome) for outcome in outcomes]}))
+    for outcome in [] if args.json else outcomes:
+        print(outcome.line())
+    return 1 if any(outcome.status == "failed" for outcome in outcomes) else 0
 
 
 def cmd_plugins_new(args: argparse.Namespace) -> int:

@@ -2,7 +2,7 @@
 
 Public and stable::
 
-    from pipeline.testing import check_cell, check_initializer, check_task
+    from pipeline.testing import check_cell, check_initializer, check_task, check_tokenizer
 
     def test_my_cell():
         check_cell(MyCell)                      # or functools.partial(MyCell, option=...)
@@ -13,19 +13,25 @@ Public and stable::
     def test_my_task(tmp_path):
         check_task(MyTask, cfg, texts=["some raw input"])
 
+    def test_my_tokenizer():
+        check_tokenizer(MyTokenizer, options={"alphabet": "abc"})
+
 Each check runs the component the way the pipeline does (through
 :class:`pipeline.recurrent.RecurrentEncoder`, :func:`pipeline.initialization.initialize`'s
 calling convention, and the task life cycle of ``train``/``predict``) and raises one
 ``AssertionError`` that names the contract clause broken, with the expected and actual values.
 On success each returns a list of notes (things it could not check and why).
 
-One module per contract (``cells``, ``initializers``, ``tasks``) plus ``ddp``, the harness of
-``check_task``'s DDP clause. Importing this package imports torch but not Lightning or MLflow;
-heavier imports happen inside the checks that need them.
+One module per contract (``cells``, ``initializers``, ``tasks``, ``tokenizers``) plus ``ddp``,
+the harness of ``check_task``'s DDP clause, and ``fixtures``, the generated data that checks
+the built-ins (``pipeline plugins check --deep`` runs these checks on installed plugins).
+Importing this package imports torch but not Lightning or MLflow; heavier imports happen
+inside the checks that need them.
 """
 
 from pipeline.testing.cells import check_cell
 from pipeline.testing.initializers import check_initializer
 from pipeline.testing.tasks import check_task
+from pipeline.testing.tokenizers import check_tokenizer
 
-__all__ = ["check_cell", "check_initializer", "check_task"]
+__all__ = ["check_cell", "check_initializer", "check_task", "check_tokenizer"]

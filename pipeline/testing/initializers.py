@@ -27,14 +27,17 @@ def check_initializer(
     sentinel values), keeps shape and dtype, returns None or a dict, gives equal values for
     equally seeded generators, draws no numbers from torch's global generator when given one,
     and touches no other tensor. An initializer meant for 2-D weights only may raise
-    ValueError for a 1-D tensor: that is accepted and reported in the notes.
+    ValueError for a 1-D tensor, and one meant for 1-D biases only may raise it for a 2-D
+    tensor once it filled a 1-D one: that is accepted and reported in the notes.
     """
     notes: Notes = []
     options = dict(options or {})
+    filled: set[int] = set()
     for shape in shapes:
         for dtype in (torch.float32, torch.float64):
-            if not _check_fill(fn, options, shape, dtype, seed, notes):
+            if not _check_fill(fn, options, shape, dtype, seed, notes, filled):
                 break
+            filled.add(len(shape))
     return notes
 
 
@@ -49,8 +52,10 @@ def _check_fill(
     dtype: torch.dtype,
     seed: int,
     notes: Notes,
+    filled: set[int],
 ) -> bool:
-    """One shape and dtype; False when a 1-D tensor is declined with ValueError."""
+    """One shape and dtype; False when a 1-D tensor is declined with ValueError, or a 2-D
+    one after a 1-D tensor was filled (``filled``: dimensions filled so far)."""
     where = f"[shape {shape}, {dtype}]"
     sentinel = 12345.0
     tensor = torch.full(shape, sentinel, dtype=dtype)
@@ -61,6 +66,9 @@ def _check_fill(
     except ValueError as error:
         if len(shape) == 1:
             notes.append(f"declines 1-D tensors (2-D weights only): {error}")
+            return False
+        if len(shape) == 2 and 1 in filled:
+            notes.append(f"declines 2-D tensors (1-D biases only): {error}")
             return False
         raise fail(f"fills a {len(shape)}-D tensor {where}", "no error", repr(error)) from error
     require(

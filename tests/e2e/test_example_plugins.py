@@ -24,6 +24,7 @@ COMPONENTS = {
     ("mgu", "rnn_pipeline.cells"),
     ("chrono", "rnn_pipeline.initializers"),
     ("adding_problem", "rnn_pipeline.tasks"),
+    ("language_id", "rnn_pipeline.tasks"),
 }
 FAST = ("trainer.max_epochs=1", "trainer.limit_train_batches=0.5", "model.runner=eager")
 ADDING = {
@@ -94,3 +95,29 @@ def test_adding_task_trains_and_predicts(adding_config: Path, capsys) -> None:
     (prediction,) = result["predictions"]
     assert prediction["target"] == pytest.approx(0.6)
     assert isinstance(prediction["predicted"], float)
+
+
+def test_language_id_trains_logs_no_tokenizer_params_and_predicts(
+    workdir: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from mlflow.tracking import MlflowClient
+    from rnn_pipeline_extras.langid_data import write_langid_files
+
+    paths = write_langid_files(workdir / "langid")
+    config = {
+        "task": {"name": "language_id"},
+        "data": {"batch_size": 16, "eval_batch_size": 8, **{k: str(v) for k, v in paths.items()}},
+        "model": {"cell": "gru", "embedding_size": 8, "hidden_size": 16, "num_layers": 1},
+        "optim": {"name": "adam", "lr": 0.02},
+        "trainer": {"max_epochs": 2, "progress_bar": False, "accelerator": "cpu", "devices": 1},
+        "tracking": {"experiment": "tests"},
+    }
+    path = workdir / "langid.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    trained = run_json(capsys, "train", str(path), "model.runner=eager")
+    params = MlflowClient(trained["tracking_uri"]).get_run(trained["run_id"]).data.params
+    assert params["task.name"] == "language_id" and params["data.size.train"] == "120"
+    assert not [key for key in params if key.startswith("tokenizer.")]
+    argv = ["predict", "--run", trained["run_id"], "--option", "top_k=2", "the new law"]
+    (prediction,) = run_json(capsys, *argv)["predictions"]
+    assert len(prediction["languages"]) == 2

@@ -150,3 +150,20 @@ def test_ddp_check_can_be_skipped(lm_config: Path, workdir: Path) -> None:
 def test_compiled_runner_is_checked_by_default() -> None:
     notes = check_cell(SigmoidRNNCell, hidden_size=3)
     assert not any("compile" in note and "not checked" in note for note in notes)
+
+
+def bias_only(tensor: Tensor, *, generator: torch.Generator | None = None) -> None:
+    if tensor.dim() != 1:
+        raise ValueError("bias_only: 1-D gate biases only")
+    with torch.no_grad():
+        tensor.uniform_(-1.0, 1.0, generator=generator)
+
+
+def test_check_initializer_accepts_a_bias_only_initializer_declining_2d() -> None:
+    notes = check_initializer(bias_only)
+    assert notes == ["declines 2-D tensors (1-D biases only): bias_only: 1-D gate biases only"]
+
+
+def test_check_initializer_fails_one_declining_2d_tensors_before_filling_1d() -> None:
+    with pytest.raises(AssertionError, match=r"fills a 2-D tensor"):
+        check_initializer(bias_only, shapes=[(8, 12), (16,)])

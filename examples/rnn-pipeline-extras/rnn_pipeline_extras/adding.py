@@ -78,6 +78,7 @@ class AddingProblemTask(Task):
     """Regress the sum of the two marked values; metrics loss (MSE) and mse."""
 
     Options = AddingOptions
+    uses_tokenizer = False  # numbers, not text: no tokenizer.* params
     monitor = "val_mse"
     monitor_mode = "min"
     metric_names = ("loss", "mse")

@@ -54,6 +54,15 @@ NOT_PREPARED = "the classification task needs prepare_data or load_artifacts fir
 
 
 @dataclass
+class ClassificationPredictOptions:
+    top_k: int = field(default=5, metadata={"help": "how many class probabilities (sorted)"})
+
+    def __post_init__(self) -> None:
+        if self.top_k < 1:
+            raise ValueError(f"top_k must be at least 1, got {self.top_k}")
+
+
+@dataclass
 class ClassificationOptions:
     format: Literal["auto", "csv", "tsv", "jsonl", "label_first", "trec", "regex"] = "auto"
     """How local files are read; auto: by suffix (.csv, .tsv, .jsonl). See readers."""
@@ -73,6 +82,7 @@ class ClassificationTask(Task):
     """One label per text; metrics loss, accuracy and macro-F1; monitors val_accuracy."""
 
     Options = ClassificationOptions
+    PredictOptions = ClassificationPredictOptions
     monitor = "val_accuracy"
     monitor_mode = "max"
     metric_names = METRIC_NAMES

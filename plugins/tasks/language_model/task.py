@@ -48,6 +48,22 @@ class LanguageModelOptions:
     """Share the embedding and output matrices (Press & Wolf 2017); needs H == embedding size."""
 
 
+@dataclass
+class LanguageModelPredictOptions:
+    top_k: int = field(default=5, metadata={"help": "how many ranked next tokens"})
+    sample: int = field(default=0, metadata={"help": "also sample a continuation of N tokens"})
+    temperature: float = field(default=1.0, metadata={"help": "sampling temperature (> 0)"})
+    seed: int = field(default=0, metadata={"help": "seed of the sampling"})
+
+    def __post_init__(self) -> None:
+        if self.top_k < 1:
+            raise ValueError(f"top_k must be at least 1, got {self.top_k}")
+        if self.sample < 0:
+            raise ValueError(f"sample must be 0 or more, got {self.sample}")
+        if not self.temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {self.temperature}")
+
+
 class Perplexity(WeightedMean):
     """exp of the token-weighted mean cross-entropy; reduced correctly across DDP ranks."""
 
@@ -132,6 +148,7 @@ class LanguageModelTask(Task):
     """Predict the next token; metrics loss (cross-entropy per token) and perplexity."""
 
     Options = LanguageModelOptions
+    PredictOptions = LanguageModelPredictOptions
     monitor = "val_loss"
     monitor_mode = "min"
     metric_names = ("loss", "ppl")
