@@ -9,7 +9,13 @@ import sys
 from typing import Any
 
 from pipeline import json_output
-from pipeline.commands.common import command, json_option, stdout_to_stderr, tracking_option
+from pipeline.commands.common import (
+    command,
+    json_option,
+    report_link,
+    stdout_to_stderr,
+    tracking_option,
+)
 from pipeline.commands.plugins import add_plugins
 from pipeline.errors import UserError
 
@@ -17,6 +23,7 @@ from pipeline.errors import UserError
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # for the run's description
     overrides_after_options = hasattr(args, "overrides") and all(
         "=" in item and not item.startswith("-") for item in extra
     )
@@ -93,10 +100,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         overrides.append(f"tracking.uri={args.tracking_uri}")
     cfg = load_config(args.config, overrides, registries)
     from pipeline.train import train
-    from pipeline.trials import trial_train_options
 
     with stdout_to_stderr(args.json):
-        result = train(cfg, registries=registries, resume=args.resume, **trial_train_options())
+        result = train(cfg, registries=registries, resume=args.resume, **_train_options(args))
     if not result.owner:  # a DDP rank other than 0: rank 0 alone reports
         return 0
     summary = {
@@ -105,15 +111,33 @@ def cmd_train(args: argparse.Namespace) -> int:
         "metrics": result.metrics,
         "checkpoint": result.checkpoint,
     }
+    report_link(_run_link(result.tracking_uri, result.run_id), summary if args.json else None)
     if args.json:
         print(json_output.dumps(summary))
     else:
         for name, value in sorted(result.metrics.items()):
             print(f"{name:>24}  {value:.4f}")
         print(f"best checkpoint: {result.checkpoint}")
-        print(f"open the MLflow UI with `pipeline ui` (store: {result.tracking_uri})")
         print(f"run id: {result.run_id}")
     return 0
+
+
+def _train_options(args: argparse.Namespace) -> dict[str, Any]:
+    """train() options: a launched trial's, else the command line as the run's description."""
+    from pipeline.run_notes import NOTE_TAG, command_note
+    from pipeline.trials import trial_train_options
+
+    options = trial_train_options()
+    note = {NOTE_TAG: command_note(args.argv, args.overrides)}
+    options["tags"] = {**note, **options.get("tags", {})}
+    return options
+
+
+def _run_link(uri: str | None, run_id: str) -> str:
+    from pipeline.tracking import Tracker
+    from pipeline.ui import tracked_run_link
+
+    return tracked_run_link(Tracker(uri), run_id)
 
 
 # ----------------------------------------------------------------------------- evaluate
@@ -132,8 +156,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     with stdout_to_stderr(args.json):
         metrics = evaluate(args.run, args.split, args.tracking_uri)
+    summary = {"run_id": args.run, "split": args.split, "metrics": metrics}
+    report_link(_run_link(args.tracking_uri, args.run), summary if args.json else None)
     if args.json:
-        print(json_output.dumps({"run_id": args.run, "split": args.split, "metrics": metrics}))
+        print(json_output.dumps(summary))
     else:
         for name, value in sorted(metrics.items()):
             print(f"{name:>24}  {value:.4f}")
@@ -210,6 +236,12 @@ def _add_tune(commands: Any) -> None:
     )
     parser.add_argument("--workers", type=int, default=1, help="worker processes here")
     parser.add_argument("--export", metavar="BEST.yaml", help="write the best trial's config")
+    parser.add_argument(
+        "--experiment",
+        metavar="NAME",
+        help="MLflow experiment of the study's runs (default: tracking.study_experiment, "
+        "else tracking.experiment)",
+    )
     tracking_option(parser)
     json_option(parser)
 
@@ -230,12 +262,15 @@ def cmd_tune(args: argparse.Namespace) -> int:
         args.storage,
         args.workers,
         args.tracking_uri,
+        args.experiment,
+        args.argv,
     )
     with stdout_to_stderr(args.json):
         facts = tune(request, args.export)
-    if args.json:
+    if args.json:  # facts hold the study's ui_link
         print(json_output.dumps(facts))
         return 0
+    report_link(facts["ui_link"], None)
     from pipeline.study_report import print_study
 
     print_study(request, facts)

@@ -90,7 +90,9 @@ def test_study_nests_one_child_run_per_trial(lm_config: Path, space: Path, workd
         assert trial.value == pytest.approx(run.data.metrics["best_val_loss"])
     parent = MlflowClient(tracking_uri()).get_run(facts["parent_run_id"])
     assert parent.info.status == "FINISHED"
-    assert parent.data.metrics["best_value"] == pytest.approx(study.best_value)
+    assert parent.data.metrics["best_val_loss"] == pytest.approx(study.best_value)
+    assert parent.data.params["model.cell"] == study.best_params["model.cell"]  # lines up
+    assert facts["best_run_id"] in parent.data.tags["mlflow.note.content"]
     assert parent.data.tags["best_run_id"] == facts["best_run_id"]
     plots = {
         a.path for a in MlflowClient(tracking_uri()).list_artifacts(parent.info.run_id, "plots")
