@@ -17,6 +17,7 @@ from pipeline.commands.common import (
     tracking_option,
 )
 from pipeline.commands.plugins import add_plugins
+from pipeline.commands.runs import add_runs
 from pipeline.errors import UserError
 
 
@@ -64,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_predict(commands)
     _add_tune(commands)
     add_plugins(commands)
+    add_runs(commands)
     _add_ui(commands)
     _add_demo(commands)
     return parser

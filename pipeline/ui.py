@@ -89,21 +89,10 @@ def check_port_free(host: str, port: int) -> None:
 
 def experiment_link(host: str, port: int, tracker: Tracker, name: str | None) -> str:
     """The runs table of experiment name (default: the latest run's), else the home page."""
-    client = tracker.client
-    experiment_id: str | None
-    if name is not None:
-        found = client.get_experiment_by_name(name)
-        if found is None:
-            names = sorted(e.name for e in client.search_experiments())
-            raise UserError(
-                f"no experiment {name!r} in {tracker.uri}; --experiment is one of: "
-                f"{', '.join(names) or '(none yet: train a run first)'}"
-            )
-        experiment_id = found.experiment_id
-    else:
-        ids = [e.experiment_id for e in client.search_experiments()]
-        latest = client.search_runs(ids, order_by=["attributes.start_time DESC"], max_results=1)
-        experiment_id = latest[0].info.experiment_id if latest else None
+    from pipeline.run_tables import find_experiment
+
+    experiment = find_experiment(tracker, name)
+    experiment_id = None if experiment is None else str(experiment.experiment_id)
     root = f"http://{_link_host(host)}:{port}/"
     return root if experiment_id is None else runs_table_link(root, experiment_id)
 
