@@ -8,14 +8,13 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from project import make_project
+from project import make_project, screenshots
 
 LINK = re.compile(r"MLflow UI: (\S+)")
 UI_START_S = 120  # the lean server answers in ~15 s alone; 2 shared cores can triple it
@@ -77,8 +76,5 @@ def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     context.set_default_timeout(60_000)
     page = context.new_page()
     yield page
-    default = Path(tempfile.gettempdir()) / "rnn-pipeline-screenshots"  # outside nox -s e2e
-    folder = Path(os.environ.get("RNN_PIPELINE_SCREENSHOTS") or default)
-    folder.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(folder / f"{request.node.name}.png"))
+    page.screenshot(path=str(screenshots() / f"{request.node.name}.png"))
     context.close()

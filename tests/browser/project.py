@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import yaml
@@ -50,3 +52,11 @@ def make_project(folder: Path) -> None:
     for process in running:
         out, err = process.communicate()
         assert process.returncode == 0, err[-2000:]
+
+
+def screenshots() -> Path:
+    """Where screenshots go: the nox session's folder (RNN_PIPELINE_SCREENSHOTS), else /tmp."""
+    default = Path(tempfile.gettempdir()) / "rnn-pipeline-screenshots"  # outside nox -s e2e
+    folder = Path(os.environ.get("RNN_PIPELINE_SCREENSHOTS") or default)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from mlflow.tracking import MlflowClient
+from project import screenshots
 
 pytestmark = pytest.mark.browser
 NAMES = {"lstm": "lstm-1x16-lr1e-2", "gru": "gru-1x16-lr1e-2"}
@@ -66,6 +67,9 @@ def test_compare_view_lines_up_the_cells_and_charts_val_ppl_per_epoch(page, ui_l
     page.get_by_role("button", name="Compare").click()
     cells = page.locator("tr").filter(has_text="model.cell").first
     assert cells.inner_text().split() == ["model.cell", "lstm", "gru"]
+    close_assistant(page)
+    cells.scroll_into_view_if_needed()
+    page.screenshot(path=str(screenshots() / "compare_view_params.png"))
     page.get_by_role("link", name="val_ppl").first.click()
     page.locator(".js-plotly-plot").first.wait_for()  # the chart rendered
     assert page.get_by_text("Step").first.is_visible()  # x axis: steps, which are epochs
