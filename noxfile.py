@@ -1,4 +1,4 @@
-"""Sessions: tests, lint, typecheck, distributed, demo, bench.
+"""Sessions: tests, lint, typecheck, distributed, e2e, demo, bench.
 ``python3 -m pip install nox && nox -s tests``.
 
 torch is installed first as torch==2.13.0 (the CPU wheel); set RNN_PIPELINE_TORCH to another
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 from pathlib import Path
 
 import nox
@@ -48,12 +49,38 @@ def ensure_postgres(session: nox.Session) -> None:
     """Debian's PostgreSQL server binaries (initdb, pg_ctl), installed when missing."""
     if any(Path("/usr/lib/postgresql").glob("*/bin/initdb")):
         return
+    apt_install(session, "postgresql", "sudo apt-get install postgresql")
+
+
+@nox.session
+def e2e(session: nox.Session) -> None:
+    """The MLflow UI in a real browser: Debian's Chromium (installed with apt-get when missing)
+    driven by Playwright (no browser download) against `pipeline ui`; screenshots land in
+    .nox/e2e/screenshots."""
+    chromium = ensure_chromium(session)
+    install(session, "test,e2e")
+    screenshots = Path(session.virtualenv.location) / "screenshots"
+    env = {"RNN_PIPELINE_CHROMIUM": chromium, "RNN_PIPELINE_SCREENSHOTS": str(screenshots)}
+    session.run("pytest", "-m", "browser", "tests/browser", *session.posargs, env=env)
+
+
+def ensure_chromium(session: nox.Session) -> str:
+    """Path of Debian's chromium, installed when missing (as ensure_postgres does)."""
+    found = shutil.which("chromium")
+    if found:
+        return found
+    apt_install(session, "chromium", "sudo apt-get install chromium")
+    return shutil.which("chromium") or session.error("chromium is still missing after apt-get")
+
+
+def apt_install(session: nox.Session, package: str, hint: str) -> None:
+    """apt-get install package as root (CI), else stop with the command to run."""
     if os.geteuid() != 0:
-        session.error("PostgreSQL is missing: `sudo apt-get install postgresql`, then rerun")
+        session.error(f"{package} is missing: `{hint}`, then rerun")
     env = {"DEBIAN_FRONTEND": "noninteractive"}
     session.run("apt-get", "update", "-qq", external=True, env=env)
     session.run(
-        "apt-get", "install", "-y", "-qq", "--no-install-recommends", "postgresql",
+        "apt-get", "install", "-y", "-qq", "--no-install-recommends", package,
         external=True, env=env,
     )  # fmt: skip
 

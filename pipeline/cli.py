@@ -13,16 +13,19 @@ from pipeline.commands.common import (
     command,
     debug_option,
     json_option,
+    report_link,
     stdout_to_stderr,
     tracking_option,
 )
 from pipeline.commands.plugins import add_plugins
+from pipeline.commands.runs import add_runs
 from pipeline.errors import UserError
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # for the run's description
     overrides_after_options = hasattr(args, "overrides") and all(
         "=" in item and not item.startswith("-") for item in extra
     )
@@ -71,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_predict(commands)
     _add_tune(commands)
     add_plugins(commands)
+    add_runs(commands)
     _add_ui(commands)
     _add_demo(commands)
     return parser
@@ -107,10 +111,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         overrides.append(f"tracking.uri={args.tracking_uri}")
     cfg = load_config(args.config, overrides, registries)
     from pipeline.train import train
-    from pipeline.trials import trial_train_options
 
     with stdout_to_stderr(args.json):
-        result = train(cfg, registries=registries, resume=args.resume, **trial_train_options())
+        result = train(cfg, registries=registries, resume=args.resume, **_train_options(args))
     if not result.owner:  # a DDP rank other than 0: rank 0 alone reports
         return 0
     summary = {
@@ -119,15 +122,33 @@ def cmd_train(args: argparse.Namespace) -> int:
         "metrics": result.metrics,
         "checkpoint": result.checkpoint,
     }
+    report_link(_run_link(result.tracking_uri, result.run_id), summary if args.json else None)
     if args.json:
         print(json_output.dumps(summary))
     else:
         for name, value in sorted(result.metrics.items()):
             print(f"{name:>24}  {value:.4f}")
         print(f"best checkpoint: {result.checkpoint}")
-        print(f"open the MLflow UI with `pipeline ui` (store: {result.tracking_uri})")
         print(f"run id: {result.run_id}")
     return 0
+
+
+def _train_options(args: argparse.Namespace) -> dict[str, Any]:
+    """train() options: a launched trial's, else the command line as the run's description."""
+    from pipeline.run_notes import NOTE_TAG, command_note
+    from pipeline.trials import trial_train_options
+
+    options = trial_train_options()
+    note = {NOTE_TAG: command_note(args.argv, args.overrides)}
+    options["tags"] = {**note, **options.get("tags", {})}
+    return options
+
+
+def _run_link(uri: str | None, run_id: str) -> str:
+    from pipeline.tracking import Tracker
+    from pipeline.ui import tracked_run_link
+
+    return tracked_run_link(Tracker(uri), run_id)
 
 
 # ----------------------------------------------------------------------------- evaluate
@@ -146,8 +167,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     with stdout_to_stderr(args.json):
         metrics = evaluate(args.run, args.split, args.tracking_uri)
+    summary = {"run_id": args.run, "split": args.split, "metrics": metrics}
+    report_link(_run_link(args.tracking_uri, args.run), summary if args.json else None)
     if args.json:
-        print(json_output.dumps({"run_id": args.run, "split": args.split, "metrics": metrics}))
+        print(json_output.dumps(summary))
     else:
         for name, value in sorted(metrics.items()):
             print(f"{name:>24}  {value:.4f}")
@@ -242,6 +265,12 @@ def _add_tune(commands: Any) -> None:
     )
     parser.add_argument("--workers", type=int, default=1, help="worker processes here")
     parser.add_argument("--export", metavar="BEST.yaml", help="write the best trial's config")
+    parser.add_argument(
+        "--experiment",
+        metavar="NAME",
+        help="MLflow experiment of the study's runs (default: tracking.study_experiment, "
+        "else tracking.experiment)",
+    )
     tracking_option(parser)
     json_option(parser)
 
@@ -262,6 +291,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
         args.storage,
         args.workers,
         args.tracking_uri,
+        args.experiment,
+        args.argv,
     )
     try:
         with stdout_to_stderr(args.json):
@@ -269,9 +300,10 @@ def cmd_tune(args: argparse.Namespace) -> int:
     except TuneFailed as failure:
         print(f"error: {failure}", file=sys.stderr)
         return failure.exit_code
-    if args.json:
+    if args.json:  # facts hold the study's ui_link
         print(json_output.dumps(facts))
         return 0
+    report_link(facts["ui_link"], None)
     from pipeline.study_report import print_study
 
     print_study(request, facts)

@@ -139,6 +139,8 @@ class TrackingConfig:
     """MLflow tracking URI; default MLFLOW_TRACKING_URI or sqlite:///mlruns/mlflow.db."""
     experiment: str = "rnn-pipeline"
     run_name: str | None = None
+    study_experiment: str | None = None
+    """Experiment of `pipeline tune`'s parent and trial runs; default: ``experiment``."""
 
 
 @dataclass

@@ -170,10 +170,16 @@ def checkpoint_dir(run_id: str) -> Path:
 
 
 def run_name(cfg: Config) -> str:
-    """Default run name, e.g. ``language_model-lstm-2x200``."""
+    """Default run name, short and telling runs apart in the UI's table: ``gru-1x128-lr5e-3``.
+
+    The task and everything else are params and tags; the name holds what varies most.
+    """
+    from pipeline.run_notes import short_number
+
     model = cfg.model
+    shape = f"{model.num_layers}x{model.hidden_size}"
     direction = "-bi" if model.bidirectional else ""
-    return f"{cfg.task.name}-{model.cell}{direction}-{model.num_layers}x{model.hidden_size}"
+    return f"{model.cell}{direction}-{shape}-lr{short_number(cfg.optim.lr)}"
 
 
 def run_tags(cfg: Config, registries: Registries) -> dict[str, str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -11,23 +10,19 @@ from optuna.trial import TrialState
 
 from pipeline import config as config_module
 from pipeline.plugins import Registries
+from pipeline.run_notes import NOTE_TAG
 from pipeline.search_space import trial_config
 from pipeline.studies import counts
+from pipeline.study_plots import write_plots
 from pipeline.tracking import Tracker
 
-PLOTS = (
-    "plot_optimization_history",
-    "plot_param_importances",
-    "plot_parallel_coordinate",
-    "plot_intermediate_values",
-)
 
-
-def summary(study: optuna.Study, storage: str, export: str | None) -> dict[str, Any]:
-    """One JSON-ready dict: study, storage, best value/params/run id, counts by state."""
+def summary(study: optuna.Study, storage: str, export: str | None, metric: str) -> dict[str, Any]:
+    """One JSON-ready dict: study, storage, objective, best value/params/run id, state counts."""
     result: dict[str, Any] = {
         "study": study.study_name,
         "storage": storage,
+        "objective": f"best_{metric}",
         "counts": counts(study),
         "best_value": None,
         "best_params": {},
@@ -97,46 +92,52 @@ def export_best(
 def log_to_parent(
     tracker: Tracker, parent: str, study: optuna.Study, facts: dict[str, Any], folder: Path
 ) -> None:
-    """Best value, params and run id, state counts, and Optuna's plots on the parent run."""
+    """The objective's best value, the best trial's params, a description and Optuna's plots."""
     tracker.set_tags(parent, {f"trials.{k.lower()}": v for k, v in facts["counts"].items()})
     if facts["best_value"] is not None:
-        tracker.log_metrics(parent, {"best_value": facts["best_value"]})
-        tracker.set_tags(parent, {f"best.{k}": v for k, v in facts["best_params"].items()})
+        tracker.log_metrics(parent, {facts["objective"]: facts["best_value"]})
+        _log_best_params(tracker, parent, facts)
         tracker.set_tags(
             parent, {"best_trial": facts["best_trial"], "best_run_id": facts["best_run_id"] or ""}
         )
-    folder.mkdir(parents=True, exist_ok=True)
+    tracker.set_tags(parent, {NOTE_TAG: parent_note(tracker, parent, study, facts)})
     for path in write_plots(study, folder):
         tracker.log_artifact(parent, path, "plots")
 
 
-def write_plots(study: optuna.Study, folder: Path) -> list[Path]:
-    """Optuna's plots as PNG (matplotlib), and as HTML where plotly is installed."""
-    import matplotlib
+def _log_best_params(tracker: Tracker, parent: str, facts: dict[str, Any]) -> None:
+    """The best run's params on the parent, so it lines up with its children column by column.
 
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    written = []
-    for name in PLOTS:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # "experimental" warnings of optuna's plots
-                axes = getattr(optuna.visualization.matplotlib, name)(study)
-        except (ValueError, RuntimeError, ZeroDivisionError):
-            continue  # e.g. importances need two finished trials
-        figure = getattr(axes, "figure", None) or axes.flat[0].figure
-        path = folder / f"{name.removeprefix('plot_')}.png"
-        figure.savefig(path, dpi=100, bbox_inches="tight")
-        plt.close(figure)
-        written.append(path)
-        written.extend(_html(study, name, folder))
-    return written
+    MLflow params never change (PITFALLS): when a continued study finds a better trial, keys
+    already logged keep their value; tag ``params_trial`` says whose they are.
+    """
+    run_id = facts["best_run_id"]
+    params = tracker.get_run(run_id).data.params if run_id else facts["best_params"]
+    logged = tracker.get_run(parent).data.params
+    fresh = {k: v for k, v in params.items() if k not in logged}
+    if fresh:
+        tracker.log_params(parent, fresh)
+    if not logged:
+        tracker.set_tags(parent, {"params_trial": facts["best_trial"]})
 
 
-def _html(study: optuna.Study, name: str, folder: Path) -> list[Path]:
-    if not optuna.visualization.is_available():  # plotly missing
-        return []
-    path = folder / f"{name.removeprefix('plot_')}.html"
-    getattr(optuna.visualization, name)(study).write_html(str(path))
-    return [path]
+def parent_note(tracker: Tracker, parent: str, study: optuna.Study, facts: dict[str, Any]) -> str:
+    """Markdown description: objective, best value, links to the best run and to all trials."""
+    from pipeline.ui import compare_link, run_link, ui_root
+
+    root = ui_root(tracker.uri)
+    experiment = tracker.get_run(parent).info.experiment_id
+    direction = study.direction.name.lower()  # MINIMIZE / MAXIMIZE
+    objective = facts["objective"]
+    lines = [f"Study `{facts['study']}`: {direction} `{objective.removeprefix('best_')}`."]
+    if facts["best_value"] is not None:
+        lines.append(f"`{objective}` = {facts['best_value']:.4g} in trial {facts['best_trial']}.")
+        if facts["best_run_id"]:
+            link = run_link(root, experiment, facts["best_run_id"])
+            lines += ["", f"- [best run (trial {facts['best_trial']})]({link})"]
+    trials = [run.info.run_id for run in tracker.child_runs(parent)]
+    if trials:
+        lines.append(
+            f"- [compare all {len(trials)} trial runs]({compare_link(root, experiment, trials)})"
+        )
+    return "\n".join(lines)

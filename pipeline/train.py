@@ -114,7 +114,7 @@ def _log_outputs(
     curve = learning_curve(
         tracker, run_id, list(task.metric_names), local_dir(run_id) / "learning_curve.png"
     )
-    tracker.log_artifact(run_id, curve, "plots")
+    tracker.log_artifact(run_id, curve)  # at the root: the compare view shows it
     reports = local_dir(run_id) / "reports"
     reports.mkdir(parents=True, exist_ok=True)
     task.write_reports(network.eval(), reports)

@@ -15,7 +15,6 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import (
     Callback,
     EarlyStopping,
-    LearningRateMonitor,
     ModelCheckpoint,
 )
 
@@ -24,7 +23,7 @@ from pipeline.config import Config, TrainerConfig
 from pipeline.diagnostics import GradientFlowCallback
 from pipeline.errors import UserError
 from pipeline.interfaces import Task
-from pipeline.logger import RunLogger
+from pipeline.logger import LearningRate, RunLogger
 from pipeline.model import PipelineModule
 from pipeline.progress import TimedProgressBar
 from pipeline.runs import OwnedRun, ShareRunId
@@ -76,7 +75,7 @@ def build_trainer(
         ShareRunId(run, logger),
         best,
         SaveOnException(directory / "last.ckpt"),
-        LearningRateMonitor("epoch"),
+        *([LearningRate()] if cfg.optim.schedule != "none" else []),
         *([TimedProgressBar()] if settings.progress_bar else []),
         *(
             [GradientFlowCallback(task, cfg.diagnostics, run)]

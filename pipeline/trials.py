@@ -17,6 +17,7 @@ from typing import Any
 import lightning as L
 from lightning.pytorch.callbacks import Callback
 
+from pipeline.run_notes import NOTE_TAG
 from pipeline.runs import RUN_ID_ENV
 
 TRIAL_ENV = "RNN_PIPELINE_TRIAL"
@@ -33,6 +34,7 @@ class TrialRef:
     number: int = 0
     pruner: dict[str, Any] = field(default_factory=lambda: {"name": "median"})
     worker: str = ""  # host:pid of the tuning worker that sampled the trial
+    note: str = ""  # the run's description: the tune command and what the trial sampled
 
     def reporter(self) -> TrialReporter:
         return TrialReporter(self)
@@ -52,6 +54,7 @@ class TrialRef:
             "optuna.study": self.study,
             "optuna.trial": str(self.number),
             "optuna.worker": self.worker,
+            **({NOTE_TAG: self.note} if self.note else {}),
         }
 
     def run_params(self) -> dict[str, int]:

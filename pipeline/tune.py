@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,8 @@ from optuna.trial import TrialState
 from pipeline import config as config_module
 from pipeline.errors import UserError
 from pipeline.plugins import Registries, default_registries
-from pipeline.runs import local_dir
+from pipeline.run_notes import command_note
+from pipeline.runs import local_dir, run_name
 from pipeline.search_space import SearchSpace, load_space, trial_config
 from pipeline.studies import (
     fail_stale,
@@ -38,6 +39,7 @@ from pipeline.studies import (
 from pipeline.study_report import export_best, log_to_parent, summary
 from pipeline.tracking import Tracker, final_status
 from pipeline.trials import TRIAL_ENV, Heartbeat, TrialRef
+from pipeline.ui import tracked_run_link
 
 MAX_CONSECUTIVE_FAILURES = 3
 
@@ -61,6 +63,10 @@ class TuneRequest:
     storage: str | None = None
     workers: int = 1
     tracking_uri: str | None = None
+    experiment: str | None = None
+    """The study's experiment (--experiment); default tracking.study_experiment, experiment."""
+    command: list[str] = field(default_factory=list)
+    """The `pipeline` arguments that started it (shown in every trial run's description)."""
 
 
 @dataclass
@@ -75,6 +81,8 @@ class Job:
     deadline: float | None
     parent_run_id: str
     threads: int = 0
+    note: str = ""
+    """The tune command as Markdown, the start of every trial run's description."""
 
 
 def tune(request: TuneRequest, export: str | None = None) -> dict[str, Any]:
@@ -82,6 +90,8 @@ def tune(request: TuneRequest, export: str | None = None) -> dict[str, Any]:
     registries = default_registries()
     base = read_base(request)
     cfg = config_module.build_config(base, registries)
+    experiment = request.experiment or cfg.tracking.study_experiment or cfg.tracking.experiment
+    base = config_module.deep_merge(base, {"tracking": {"experiment": experiment}})  # trials too
     space = load_space(Path(request.space), base, registries)
     url = storage_url(request.storage)
     storage = open_storage(url, space.heartbeat)
@@ -89,7 +99,7 @@ def tune(request: TuneRequest, export: str | None = None) -> dict[str, Any]:
     tracker = Tracker(cfg.tracking.uri)
     with study_lock(url, name):  # one study and one parent run, however many machines start
         study = load_or_create(name, storage, space)
-        parent = parent_run(tracker, study, cfg.tracking.experiment, study_tags(name, url, space))
+        parent = parent_run(tracker, study, experiment, study_tags(name, url, space))
     # Writes to the parent and to stale runs hold the study lock too: two workers setting the
     # same new tag at once make the MLflow server fail one of them (a unique-key violation).
     with final_status(tracker, parent, others_writing=lambda: trials_running(study)):
@@ -99,6 +109,7 @@ def tune(request: TuneRequest, export: str | None = None) -> dict[str, Any]:
             tracker.log_text(parent, space.text, "search_space.yaml")
         deadline = time.time() + request.timeout if request.timeout else None
         job = Job(base, request.space, name, url, request.n_trials, deadline, parent)
+        job.note = command_note(request.command, request.overrides)
         stopped: RuntimeError | None = None
         try:
             run_workers(job, request.workers)
@@ -106,7 +117,7 @@ def tune(request: TuneRequest, export: str | None = None) -> dict[str, Any]:
             stopped = error
         with study_lock(url, name):
             repair_stale_runs(tracker, study, parent)  # trials of workers that died meanwhile
-            facts = summary(study, url, export)
+            facts = summary(study, url, export, space.metric)
             if export and facts["best_value"] is not None:
                 facts["command"] = export_best(study, base, registries, Path(export))
             log_to_parent(tracker, parent, study, facts, local_dir(parent) / "plots")
@@ -115,6 +126,7 @@ def tune(request: TuneRequest, export: str | None = None) -> dict[str, Any]:
         if stopped is not None:
             raise stopped
     facts["parent_run_id"] = parent
+    facts["ui_link"] = tracked_run_link(tracker, parent)
     return facts
 
 
@@ -217,9 +229,12 @@ def run_trial(
     trial.set_user_attr("worker", ref.worker)
     with Heartbeat(storage, trial_id, space.heartbeat["interval"]):
         try:
-            cfg = trial_config(job.base, space.sample(trial), registries)
+            sampled = space.sample(trial)
+            cfg = trial_config(job.base, sampled, registries)
             if job.threads and not cfg.trainer.threads:
                 cfg.trainer.threads = job.threads
+            name_trial(cfg, trial.number)
+            ref = replace(ref, note=trial_note(job.note, trial.number, sampled))
             run_id = train_trial(cfg, ref, registries)
         except KeyboardInterrupt:
             study.tell(trial, state=TrialState.FAIL)  # never left RUNNING
@@ -233,6 +248,17 @@ def run_trial(
     trial.set_user_attr("mlflow_run_id", run_id)
     frozen = storage.get_trial(trial_id)
     return tell_outcome(study, frozen, run_id, space, Tracker(cfg.tracking.uri))
+
+
+def name_trial(cfg: config_module.Config, number: int) -> None:
+    """Trial runs are named ``t07 gru-1x33-lr8.2e-3`` (a configured run_name keeps its text)."""
+    cfg.tracking.run_name = f"t{number:02d} {cfg.tracking.run_name or run_name(cfg)}"
+
+
+def trial_note(note: str, number: int, sampled: dict[str, Any]) -> str:
+    """The tune command's description, then the trial number and the values it sampled."""
+    values = [f"- `{k}={f'{v:.4g}' if isinstance(v, float) else v}`" for k, v in sampled.items()]
+    return "\n".join([note, "", f"Trial {number} sampled:", "", *values])
 
 
 def storage_trial_id(storage: Any, study: optuna.Study, trial: optuna.trial.Trial) -> int:

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import UserError
@@ -28,6 +31,7 @@ START_TIMEOUT_S = 180.0  # generous: on a busy small machine the server takes te
 STOP_TIMEOUT_S = 10.0  # after SIGTERM, the group gets this long before SIGKILL
 LEAN_ENV = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}  # no job runner, no consumers
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 5000
 
 
 def serve(host: str, port: int, experiment: str | None, open_browser: bool, uri: str | None) -> int:
@@ -85,25 +89,41 @@ def check_port_free(host: str, port: int) -> None:
 
 def experiment_link(host: str, port: int, tracker: Tracker, name: str | None) -> str:
     """The runs table of experiment name (default: the latest run's), else the home page."""
-    client = tracker.client
-    experiment_id: str | None
-    if name is not None:
-        found = client.get_experiment_by_name(name)
-        if found is None:
-            names = sorted(e.name for e in client.search_experiments())
-            raise UserError(
-                f"no experiment {name!r} in {tracker.uri}; --experiment is one of: "
-                f"{', '.join(names) or '(none yet: train a run first)'}"
-            )
-        experiment_id = found.experiment_id
-    else:
-        ids = [e.experiment_id for e in client.search_experiments()]
-        latest = client.search_runs(ids, order_by=["attributes.start_time DESC"], max_results=1)
-        experiment_id = latest[0].info.experiment_id if latest else None
+    from pipeline.run_tables import find_experiment
+
+    experiment = find_experiment(tracker, name)
+    experiment_id = None if experiment is None else str(experiment.experiment_id)
     root = f"http://{_link_host(host)}:{port}/"
-    if experiment_id is None:
-        return root
+    return root if experiment_id is None else runs_table_link(root, experiment_id)
+
+
+def ui_root(uri: str) -> str:
+    """Where the UI of store uri answers: a tracking server itself, else `pipeline ui`'s."""
+    if uri.startswith(("http://", "https://")):
+        return uri.rstrip("/") + "/"
+    return f"http://{DEFAULT_HOST}:{DEFAULT_PORT}/"
+
+
+def runs_table_link(root: str, experiment_id: str) -> str:
+    """The experiment's runs table (model training view, not MLflow 3's GenAI overview)."""
     return f"{root}#/experiments/{experiment_id}/runs?workflowType=machine_learning"
+
+
+def run_link(root: str, experiment_id: str, run_id: str) -> str:
+    return f"{root}#/experiments/{experiment_id}/runs/{run_id}"
+
+
+def compare_link(root: str, experiment_id: str, run_ids: Sequence[str]) -> str:
+    """The compare view of run_ids, side by side (the UI reads JSON lists from the query)."""
+    runs = urllib.parse.quote(json.dumps(list(run_ids)), safe="")
+    experiments = urllib.parse.quote(json.dumps([experiment_id]), safe="")
+    return f"{root}#/compare-runs?runs={runs}&experiments={experiments}"
+
+
+def tracked_run_link(tracker: Tracker, run_id: str) -> str:
+    """The run's page in the UI of tracker's store (``pipeline ui``'s default address)."""
+    experiment_id = tracker.get_run(run_id).info.experiment_id
+    return run_link(ui_root(tracker.uri), experiment_id, run_id)
 
 
 def server_command(uri: str, host: str, port: int, artifact_root: str | None) -> list[str]:

@@ -8,7 +8,14 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["command", "debug_option", "json_option", "stdout_to_stderr", "tracking_option"]
+__all__ = [
+    "command",
+    "debug_option",
+    "json_option",
+    "report_link",
+    "stdout_to_stderr",
+    "tracking_option",
+]
 
 
 def command(
@@ -51,3 +58,11 @@ def stdout_to_stderr(enabled: bool) -> Iterator[None]:
         return
     with contextlib.redirect_stdout(sys.stderr):
         yield
+
+
+def report_link(link: str, summary: dict[str, Any] | None) -> None:
+    """The UI link: a ``ui_link`` field of the JSON summary, else one line on stderr."""
+    if summary is not None:
+        summary["ui_link"] = link
+        return
+    print(f"MLflow UI: {link} (serve it with `pipeline ui`)", file=sys.stderr)

@@ -34,18 +34,36 @@ def test_train_writes_finished_run_with_params_metrics_artifacts(trained: dict) 
     metrics = run.data.metrics
     for name in ("train_loss", "train_ppl", "val_loss", "val_ppl", "test_loss", "test_ppl"):
         assert name in metrics and metrics[name] > 0
-    assert any(name.startswith("lr-") for name in metrics)
+    assert "lr" not in metrics and "epoch" not in metrics  # constants get no chart
     assert len(client().get_metric_history(run.info.run_id, "val_ppl")) == 2  # one per epoch
     tags = run.data.tags
     assert tags["task"] == "language_model" and tags["cell"] == "lstm"
     assert tags["plugin.cells.lstm"].startswith("rnn-pipeline ")
     assert tags["plugin.tokenizers.word"].startswith("rnn-pipeline ")
     artifacts = {a.path for a in client().list_artifacts(run.info.run_id)}
-    assert {"config.yaml", "task", "checkpoints", "plots"} <= artifacts
+    assert {"config.yaml", "task", "checkpoints", "learning_curve.png"} <= artifacts
     nested = {a.path for a in client().list_artifacts(run.info.run_id, "checkpoints")}
     assert "checkpoints/best.ckpt" in nested
     assert trained["metrics"]["test_ppl"] == pytest.approx(metrics["test_ppl"])
     assert trained["tracking_uri"].startswith("sqlite:///")
+
+
+def test_the_run_tells_itself_apart_in_the_ui(trained: dict) -> None:
+    """Short name with what varies, the command as description, per-epoch steps, its link."""
+    run_id = trained["run_id"]
+    run = client().get_run(run_id)
+    assert run.info.run_name == "lstm-1x16-lr1e-2"
+    assert "pipeline train" in run.data.tags["mlflow.note.content"]
+    assert [m.step for m in client().get_metric_history(run_id, "val_ppl")] == [1, 2]
+    assert [m.step for m in client().get_metric_history(run_id, "test_ppl")] == [0]
+    link = f"http://127.0.0.1:5000/#/experiments/{run.info.experiment_id}/runs/{run_id}"
+    assert trained["ui_link"] == link
+
+
+def test_a_schedule_logs_the_learning_rate_per_epoch(lm_config: Path, capsys) -> None:
+    result = run_json(capsys, "train", str(lm_config), "optim.schedule=step", "optim.lr=0.01")
+    history = client().get_metric_history(result["run_id"], "lr")
+    assert [(m.step, m.value) for m in history] == [(1, pytest.approx(0.01)), (2, 0.0025)]
 
 
 def test_learning_improves_over_uniform(trained: dict) -> None:

@@ -87,10 +87,14 @@ def test_study_nests_one_child_run_per_trial(lm_config: Path, space: Path, workd
         assert run.data.params["model.cell"] == trial.params["model.cell"]
         assert float(run.data.params["optim.lr"]) == pytest.approx(trial.params["optim.lr"])
         assert run.data.params["optuna.trial_number"] == str(trial.number)
+        assert run.info.run_name.startswith(f"t{trial.number:02d} {trial.params['model.cell']}-")
+        assert "Trial" in run.data.tags["mlflow.note.content"]
         assert trial.value == pytest.approx(run.data.metrics["best_val_loss"])
     parent = MlflowClient(tracking_uri()).get_run(facts["parent_run_id"])
     assert parent.info.status == "FINISHED"
-    assert parent.data.metrics["best_value"] == pytest.approx(study.best_value)
+    assert parent.data.metrics["best_val_loss"] == pytest.approx(study.best_value)
+    assert parent.data.params["model.cell"] == study.best_params["model.cell"]  # lines up
+    assert facts["best_run_id"] in parent.data.tags["mlflow.note.content"]
     assert parent.data.tags["best_run_id"] == facts["best_run_id"]
     plots = {
         a.path for a in MlflowClient(tracking_uri()).list_artifacts(parent.info.run_id, "plots")
@@ -103,6 +107,21 @@ def test_study_nests_one_child_run_per_trial(lm_config: Path, space: Path, workd
     )
     assert again["counts"] == {"COMPLETE": 4}  # resumed: one more trial, total as asked
     assert again["parent_run_id"] == facts["parent_run_id"]
+
+
+def test_a_study_gets_its_own_experiment(lm_config: Path, space: Path, workdir, capsys) -> None:
+    facts = tune_json(capsys, str(lm_config), *FAST, "--space", str(space), "--n-trials", "1")
+    own = tune_json(
+        capsys, str(lm_config), *FAST, "--space", str(space), "--n-trials", "1",
+        "--study", "apart", "--experiment", "studies",
+    )  # fmt: skip
+    client = MlflowClient(tracking_uri())
+    studies = client.get_experiment_by_name("studies").experiment_id
+    parent = client.get_run(own["parent_run_id"])
+    assert parent.info.experiment_id == studies
+    assert [run.info.experiment_id for run in children(own["parent_run_id"])] == [studies]
+    assert client.get_run(facts["parent_run_id"]).info.experiment_id != studies
+    assert own["ui_link"].endswith(f"#/experiments/{studies}/runs/{own['parent_run_id']}")
 
 
 def test_hopeless_trials_are_pruned(lm_config: Path, workdir: Path, capsys) -> None:
