@@ -19,6 +19,7 @@ from pipeline.interfaces import DataFacts, Task
 from pipeline.model import PipelineModule
 from pipeline.plots import learning_curve
 from pipeline.plugins import Registries, default_registries
+from pipeline.preflight import preflight
 from pipeline.runs import OwnedRun, fetch_run_files, local_dir, owned_run, resume_checkpoint
 from pipeline.tracking import Tracker
 from pipeline.trainer import build_trainer, fit, set_up_process, tested_metrics
@@ -48,6 +49,7 @@ def train(
     ``tags`` and ``params`` are added to the run's own (tuning nests trials this way).
     """
     registries = registries or default_registries()
+    preflight(cfg)
     task = registries.tasks.get(cfg.task.name)(cfg)
     tracker = Tracker(cfg.tracking.uri)
     with owned_run(tracker, cfg, registries, resume=resume, tags=tags) as run:

@@ -1,0 +1,50 @@
+"""Inputs checked before a run opens: a bad one leaves no run at all in the store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from pipeline.cli import main
+from pipeline.tracking import tracking_uri
+
+
+def all_runs() -> list:
+    client = MlflowClient(tracking_uri())
+    experiments = client.search_experiments()
+    return client.search_runs([e.experiment_id for e in experiments]) if experiments else []
+
+
+def fails_without_run(capsys: pytest.CaptureFixture, argv: list[str], *fragments: str) -> None:
+    capsys.readouterr()
+    assert main(argv) == 2
+    error = capsys.readouterr().err
+    for fragment in fragments:
+        assert fragment in error, error
+    assert all_runs() == []
+
+
+def test_undecodable_data_file_opens_no_run(lm_config: Path, tmp_path: Path, capsys) -> None:
+    bad = tmp_path / "latin.txt"
+    bad.write_bytes("caf\u00e9 au lait\n".encode("latin-1"))
+    fails_without_run(
+        capsys,
+        ["train", str(lm_config), f"data.validation={bad}"],
+        "data.validation",
+        "not valid utf-8",
+        "data.encoding",
+    )
+
+
+def test_data_folder_opens_no_run(lm_config: Path, tmp_path: Path, capsys) -> None:
+    fails_without_run(
+        capsys, ["train", str(lm_config), f"data.test={tmp_path}"], "data.test", "is not a file"
+    )
+
+
+def test_empty_experiment_opens_no_run(lm_config: Path, capsys) -> None:
+    fails_without_run(
+        capsys, ["train", str(lm_config), "tracking.experiment= "], "tracking.experiment"
+    )
