@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
+
 from pipeline.tracking import tracking_uri
 
 pytestmark = pytest.mark.slow
