@@ -45,7 +45,8 @@ def kill_after(process: subprocess.Popen[str], seconds: float) -> None:
 
 @pytest.mark.parametrize("point", ["early", "mid-epoch"])
 def test_a_killed_train_leaves_a_usable_store(lm_config: Path, point: str) -> None:
-    delay = random.Random(f"sigkill {point}").uniform(0.5, 3.0)  # seeded; "early": start-up or data prep
+    # seeded, so each point is the same every run; "early" lands in start-up or data prep
+    delay = random.Random(f"sigkill {point}").uniform(0.5, 3.0)
     process = subprocess.Popen(
         train(lm_config, "trainer.max_epochs=1000000"),
         stdout=subprocess.DEVNULL,
