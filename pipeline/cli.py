@@ -313,10 +313,17 @@ def cmd_tune(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- ui
 
 
+def _port(text: str) -> int:
+    """An argparse type: a TCP port number (argparse reports a bad one as a usage error)."""
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number from 0 to 65535")
+    return int(text)
+
+
 def _add_ui(commands: Any) -> None:
     parser = command(commands, "ui", cmd_ui, "open the MLflow UI on the project's store")
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on")
-    parser.add_argument("--port", type=int, default=5000)
+    parser.add_argument("--port", type=_port, default=5000, help="TCP port, 0 to 65535")
     parser.add_argument(
         "--experiment", metavar="NAME", help="link to its runs table (default: the latest run's)"
     )

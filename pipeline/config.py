@@ -233,10 +233,24 @@ def parse_overrides(overrides: list[str]) -> dict[str, Any]:
             raise ConfigError([f"override {item!r} is not KEY=VALUE (e.g. model.cell=gru)"])
         node = nested
         *parents, leaf = key.strip().split(".")
-        for part in parents:
+        for depth, part in enumerate(parents, 1):
             node = node.setdefault(part, {})
-        node[leaf] = load_yaml(text) if text.strip() else None
+            if not isinstance(node, dict):
+                above = ".".join(parents[:depth])
+                raise ConfigError([f"override {item!r}: {above} was already set to a value"])
+        node[leaf] = _override_value(item, text)
     return nested
+
+
+def _override_value(item: str, text: str) -> Any:
+    """The YAML value of one override's text (None when blank)."""
+    if not text.strip():
+        return None
+    try:
+        return load_yaml(text)
+    except yaml.YAMLError as error:
+        problem = str(error).splitlines()[0]
+        raise ConfigError([f"override {item!r}: the value is not valid YAML ({problem})"]) from None
 
 
 def load_config(
