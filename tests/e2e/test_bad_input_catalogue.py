@@ -103,16 +103,13 @@ OTHER_CASES = [
     "demo novalue",
 ]
 CASES = [f"train {{cfg}} {override}" for override in TRAIN_OVERRIDES] + OTHER_CASES
-# Problems found only once the run is open: main records a FAILED run for them.
+# Problems found only once the run is open (Lightning reads the accelerator; an empty file is
+# found by the task's reader): a FAILED run stays for them. Left for the preflight to catch.
 LEAVE_A_RUN = {
     f"train {{cfg}} {override}": "the run opens before this check; a FAILED run stays"
     for override in (
         "trainer.accelerator=tpu9",
-        "data.train=nowhere/train.txt",
-        "data.train={d}",
         "data.train={d}/empty.txt",
-        "data.train={d}/latin.txt",
-        "data.encoding=no-such-codec",
     )
 }
 PARAMS = [
