@@ -57,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_predict(commands)
     _add_tune(commands)
     _add_plugins(commands)
+    _add_runs(commands)
     _add_ui(commands)
     _add_demo(commands)
     return parser
@@ -112,8 +113,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.tracking_uri:
         overrides.append(f"tracking.uri={args.tracking_uri}")
     cfg = load_config(args.config, overrides, registries)
+    from pipeline.runs import is_launched_rank
     from pipeline.train import train
     from pipeline.trials import trial_train_options
+
+    if not is_launched_rank():  # rank 0 alone looks after the store
+        _repair_on_start(cfg.tracking.uri)
 
     with _stdout_to_stderr(args.json):
         result = train(cfg, registries=registries, resume=args.resume, **trial_train_options())
@@ -134,6 +139,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"open the MLflow UI with `pipeline ui` (store: {result.tracking_uri})")
         print(f"run id: {result.run_id}")
     return 0
+
+
+def _repair_on_start(uri: str | None) -> None:
+    """End the store's runs whose process died (no heartbeat), saying so on stderr."""
+    from pipeline.repair import repair_on_start
+    from pipeline.tracking import Tracker
+
+    repair_on_start(Tracker(uri))
 
 
 @contextlib.contextmanager
@@ -160,6 +173,7 @@ def _add_evaluate(commands: Any) -> None:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from pipeline.inference import evaluate
 
+    _repair_on_start(args.tracking_uri)
     with _stdout_to_stderr(args.json):
         metrics = evaluate(args.run, args.split, args.tracking_uri)
     if args.json:
@@ -196,6 +210,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raise UserError(f"--top-k must be at least 1, got {args.top_k}")
     from pipeline.inference import predict
 
+    _repair_on_start(args.tracking_uri)
     options = {"top_k": args.top_k}
     if args.sample:
         options.update(sample=args.sample, temperature=args.temperature)
@@ -381,6 +396,42 @@ def cmd_plugins_new(args: argparse.Namespace) -> int:
     for path in files:
         print(f"wrote {path}")
     print(f"next: pip install -e {root} && (cd {root} && pytest) && pipeline plugins list")
+    return 0
+
+
+# ----------------------------------------------------------------------------- runs
+
+
+def _add_runs(commands: Any) -> None:
+    parser = commands.add_parser(
+        "runs",
+        help="look after the store's runs",
+        description="Runs in the MLflow store.",
+    )
+    actions = parser.add_subparsers(title="actions", metavar="ACTION", required=True)
+    repair = _command(
+        actions,
+        "repair",
+        cmd_runs_repair,
+        "end runs left RUNNING by a process that died (no heartbeat): KILLED, with their last "
+        "epoch and checkpoint recorded",
+    )
+    _tracking_option(repair)
+    _json_option(repair)
+
+
+def cmd_runs_repair(args: argparse.Namespace) -> int:
+    from pipeline.repair import repair_stale_runs
+    from pipeline.tracking import Tracker
+
+    repaired = repair_stale_runs(Tracker(args.tracking_uri))
+    if args.json:
+        print(json_output.dumps({"repaired": [run.as_dict() for run in repaired]}))
+        return 0
+    for run in repaired:
+        print(f"repaired: {run.describe()}")
+    if not repaired:
+        print("no stale runs: every RUNNING run still has a live process")
     return 0
 
 

@@ -26,6 +26,7 @@ from pipeline.interfaces import Task
 from pipeline.logger import RunLogger
 from pipeline.model import PipelineModule
 from pipeline.progress import TimedProgressBar
+from pipeline.random_states import RandomStates
 from pipeline.runs import OwnedRun, ShareRunId
 
 
@@ -45,6 +46,8 @@ def set_up_process(cfg: Config) -> None:
 class SaveOnException(Callback):
     """Write last.ckpt when training stops on Ctrl-C, SIGTERM or an error, for --resume.
 
+    Not before the first optimizer step: a fit that failed to start (or to restore a resumed
+    checkpoint) has nothing to save and must not replace a last.ckpt with untrained weights.
     (Lightning's OnExceptionCheckpoint also turns every fresh ``fit`` into ``ckpt_path="last"``.)
     """
 
@@ -54,7 +57,7 @@ class SaveOnException(Callback):
     def on_exception(
         self, trainer: L.Trainer, module: L.LightningModule, error: BaseException
     ) -> None:
-        if trainer.state.fn == "fit":
+        if trainer.state.fn == "fit" and trainer.global_step > 0:
             trainer.save_checkpoint(self.path)
 
 
@@ -75,6 +78,7 @@ def build_trainer(
         ShareRunId(run, logger),
         best,
         SaveOnException(directory / "last.ckpt"),
+        RandomStates(),  # a resumed run continues as if never stopped
         LearningRateMonitor("epoch"),
         *([TimedProgressBar()] if settings.progress_bar else []),
         *extra,
