@@ -16,7 +16,7 @@ creating one draws from these generators. Exact for checkpoints saved at an epoc
 from __future__ import annotations
 
 import random
-from typing import Any
+from typing import Any, cast
 
 import lightning as L
 import numpy as np
@@ -105,7 +105,8 @@ def _python_state() -> tuple[int, list[int], float | None]:
 
 
 def _numpy_state() -> tuple[torch.Tensor, int, int, float]:
-    _, keys, position, has_gauss, cached = np.random.get_state()  # type: ignore[misc]
+    legacy = cast(tuple[str, np.ndarray, int, int, float], np.random.get_state(legacy=True))
+    _, keys, position, has_gauss, cached = legacy
     return torch.from_numpy(keys.astype(np.int64)), int(position), int(has_gauss), float(cached)
 
 
