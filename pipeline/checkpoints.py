@@ -27,6 +27,9 @@ from pipeline.tracking import Tracker
 RUN_ID = re.compile(r"[0-9a-f]{32}")  # MLflow's run ids: uuid4().hex
 FOLDER_NAME = re.compile(r"[A-Za-z0-9_-]*")  # no separator, no dot: never leaves its root
 CHECKSUM_TAG = "checkpoint.sha256.{name}"  # e.g. checkpoint.sha256.best.ckpt
+LOCAL_CHECKSUM_TAG = "checkpoint.local_sha256.{name}"
+"""The last local save of a checkpoint, which may be newer than its logged copy (a run killed
+after more epochs than it last logged)."""
 ARTIFACT_FOLDER = "checkpoints"
 log = logging.getLogger(__name__)
 
@@ -78,6 +81,11 @@ def log_checkpoint(tracker: Tracker, run_id: str, path: Path) -> None:
     tracker.log_artifact(run_id, path, ARTIFACT_FOLDER)
 
 
+def record_local_checksum(tracker: Tracker, run_id: str, path: Path) -> None:
+    """Record the sha256 of a checkpoint just saved locally, so that it verifies as the run's."""
+    tracker.set_tags(run_id, {LOCAL_CHECKSUM_TAG.format(name=path.name): sha256(path)})
+
+
 def load_weights_only(path: Path) -> dict[str, Any]:
     """The checkpoint at path as tensors and plain data; a UserError if it holds anything else."""
     import torch
@@ -98,13 +106,16 @@ def verified_checkpoint(
 ) -> tuple[Path, dict[str, Any]]:
     """The run's checkpoint named local.name, checked and loaded: (path, content).
 
-    The local file is used when it matches the recorded sha256 (or none is recorded) and loads
-    as data; otherwise the run's logged copy, downloaded into downloads, must.
+    The local file is used when it matches the sha256 recorded at its last local save (else at
+    its logging; or none is recorded) and loads as data; otherwise the run's logged copy,
+    downloaded into downloads, must match the sha256 recorded when it was logged.
     """
-    expected = tracker.get_run(run_id).data.tags.get(CHECKSUM_TAG.format(name=local.name))
+    tags = tracker.get_run(run_id).data.tags
+    expected = tags.get(CHECKSUM_TAG.format(name=local.name))
     if local.is_file():
         try:
-            return local, _checked(local, expected)
+            saved = tags.get(LOCAL_CHECKSUM_TAG.format(name=local.name), expected)
+            return local, _checked(local, saved)
         except UnsafeCheckpoint as error:
             log.warning("%s; using the copy logged in run %s instead", error, run_id)
     copy = _download(tracker, run_id, f"{ARTIFACT_FOLDER}/{local.name}", downloads)

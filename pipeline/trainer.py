@@ -20,6 +20,7 @@ from lightning.pytorch.callbacks import (
 )
 
 from pipeline.atomic_checkpoint_io import AtomicCheckpointIO
+from pipeline.checkpoints import record_local_checksum
 from pipeline.config import Config, TrainerConfig
 from pipeline.errors import UserError
 from pipeline.interfaces import Task
@@ -90,7 +91,7 @@ def build_trainer(
             )
         )
     try:
-        trainer = _trainer(settings, logger, callbacks, directory)
+        trainer = _trainer(settings, logger, callbacks, directory, _checkpoint_io(run))
     except (TypeError, ValueError, MisconfigurationException) as error:  # Lightning's checks
         raise TrainerSettingsError(
             f"Lightning refuses the trainer settings (accelerator={settings.accelerator!r}, "
@@ -100,8 +101,22 @@ def build_trainer(
     return trainer, best
 
 
+def _checkpoint_io(run: OwnedRun) -> AtomicCheckpointIO:
+    """Atomic saves (a crash or a full disk never leaves half a file), each one's checksum
+    recorded in the run so that --resume trusts the newest local file."""
+
+    def record(path: Path) -> None:
+        record_local_checksum(run.tracker, run.run_id, path)
+
+    return AtomicCheckpointIO(record if run.owner else None)
+
+
 def _trainer(
-    settings: TrainerConfig, logger: RunLogger, callbacks: list[Callback], directory: Path
+    settings: TrainerConfig,
+    logger: RunLogger,
+    callbacks: list[Callback],
+    directory: Path,
+    checkpoint_io: AtomicCheckpointIO,
 ) -> L.Trainer:
     return L.Trainer(
         max_epochs=settings.max_epochs,
@@ -120,7 +135,7 @@ def _trainer(
         callbacks=callbacks,
         use_distributed_sampler=False,  # tasks shard their own data (LM streams per rank)
         default_root_dir=str(directory),
-        plugins=[AtomicCheckpointIO()],  # a crash or a full disk never leaves half a file
+        plugins=[checkpoint_io],
     )
 
 

@@ -126,3 +126,53 @@ def test_a_live_run_is_never_repaired(lm_config: Path) -> None:
     finally:
         training.kill()
     assert MlflowClient(tracking_uri()).get_run(run_id).info.status == "KILLED"
+
+
+def test_a_resumed_run_killed_again_resumes_from_its_newest_local_checkpoint(
+    lm_config: Path,
+) -> None:
+    """Its local last.ckpt is newer than the logged one: the checksum of each save vouches."""
+    first = pipeline("train", str(lm_config), "model.dropout=0.3", "trainer.max_epochs=1", "--json")
+    run_id = json.loads(first.stdout)["run_id"]
+    last = checkpoint_dir(run_id) / "last.ckpt"
+    training = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pipeline.cli",
+            "train",
+            str(lm_config),
+            "model.dropout=0.3",
+            "trainer.max_epochs=1000000",
+            "--resume",
+            run_id,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while torch.load(last, weights_only=True)["epoch"] < 2:  # saved after the resume
+            assert time.monotonic() < deadline and training.poll() is None
+            time.sleep(0.3)
+        training.send_signal(signal.SIGKILL)
+        training.wait(timeout=60)
+    finally:
+        training.kill()
+    epoch = torch.load(last, weights_only=True)["epoch"]
+    again = pipeline(
+        "train",
+        str(lm_config),
+        "model.dropout=0.3",
+        f"trainer.max_epochs={epoch + 2}",
+        "--resume",
+        run_id,
+        "--json",
+    )
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "does not match" not in again.stderr  # the newest local file, not the logged copy
+    history = MlflowClient(tracking_uri()).get_metric_history(run_id, "val_loss")
+    # Epoch 0, the killed resume's epochs 1..epoch (and maybe one more), then epoch + 1 once:
+    # from the logged copy (epoch 0) the epochs 1..epoch would have been trained again.
+    assert len(history) <= epoch + 3
