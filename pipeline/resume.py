@@ -10,11 +10,15 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from mlflow.entities import Run
+
 from pipeline import config as config_module
-from pipeline.checkpoints import check_run_id, verified_checkpoint
+from pipeline.checkpoints import RunBusy, check_run_id, verified_checkpoint
 from pipeline.config import Config
 from pipeline.errors import UserError
+from pipeline.heartbeat import HEARTBEAT_TAG, now_ms
 from pipeline.plugins import Registries
+from pipeline.repair import is_stale
 from pipeline.runs import checkpoint_dir, fetch_run_files, local_dir
 from pipeline.tracking import Tracker
 
@@ -36,7 +40,7 @@ class NoUsableCheckpoint(UserError):
 
 def check_resume(tracker: Tracker, cfg: Config, registries: Registries, run_id: str) -> Path:
     """The checkpoint to resume run_id from, after checking cfg against the run's config."""
-    tracker.get_run(check_run_id(run_id))
+    _refuse_if_alive_elsewhere(tracker.get_run(check_run_id(run_id)))
     logged = fetch_run_files(tracker, run_id, "config.yaml")
     raw = config_module.load_yaml(logged.read_text(encoding="utf-8"))
     changed = changed_keys(config_module.build_config(raw, registries), cfg)
@@ -48,6 +52,21 @@ def check_resume(tracker: Tracker, cfg: Config, registries: Registries, run_id: 
             "change). Drop those overrides, or train a new run without --resume"
         )
     return usable_checkpoint(tracker, run_id)
+
+
+def _refuse_if_alive_elsewhere(run: Run) -> None:
+    """A RUNNING run that still beats and was never trained here is training on another
+    machine (one trained here is guarded by its run folder's lock instead)."""
+    run_id = run.info.run_id
+    if run.info.status != "RUNNING" or checkpoint_dir(run_id).is_dir():
+        return
+    beat = run.data.tags.get(HEARTBEAT_TAG)
+    if beat is not None and not is_stale(run):
+        seconds = max(0.0, (now_ms() - int(beat)) / 1000)
+        raise RunBusy(
+            f"run {run_id} is RUNNING and beat {seconds:.0f} s ago: it is still training "
+            "elsewhere (another machine or folder); wait for it to end or stop it, then resume"
+        )
 
 
 def changed_keys(logged: Config, new: Config) -> dict[str, tuple[Any, Any]]:

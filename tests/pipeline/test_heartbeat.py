@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from tiny import TINY_CONFIG
 
+from pipeline.cli import main
 from pipeline.config import build_config
 from pipeline.errors import UserError
 from pipeline.heartbeat import (
@@ -130,3 +131,19 @@ def test_resume_may_change_the_trainer_but_not_the_network_data_or_optimizer() -
         "task.bptt": (10, 20),
         "tokenizer.vocab_size": (400, 300),
     }
+
+
+def test_resuming_a_run_that_beats_elsewhere_is_refused(
+    tracker: Tracker, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Never trained in this folder, still beating: it trains on another machine."""
+    run_id = silent_run(tracker, 1)
+    config = tmp_path / "config.yaml"
+    (tmp_path / "train.txt").write_text("hola mundo\n", encoding="utf-8")  # inputs exist
+    config.write_text(
+        f"task: {{name: language_model}}\ndata: {{train: {tmp_path / 'train.txt'}}}\n"
+    )
+    argv = ["train", str(config), "--tracking-uri", tracker.uri, "--resume", run_id]
+    assert main(argv) == 2
+    assert "is still training elsewhere" in capsys.readouterr().err
+    assert tracker.get_run(run_id).info.status == "RUNNING"
