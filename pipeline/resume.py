@@ -1,6 +1,7 @@
-"""``--resume`` checked before the run is touched: the same network and data, a usable checkpoint.
+"""``--resume`` checked before the run is touched: not training elsewhere, the same network and
+data, a usable checkpoint.
 
-Both checks read the run and never write it, so a resume they refuse leaves the run exactly as
+The checks read the run and never write it, so a resume they refuse leaves the run exactly as
 it was (a FINISHED run stays FINISHED, its params untouched).
 """
 
@@ -19,7 +20,7 @@ from pipeline.errors import UserError
 from pipeline.heartbeat import HEARTBEAT_TAG, now_ms
 from pipeline.plugins import Registries
 from pipeline.repair import is_stale
-from pipeline.runs import checkpoint_dir, fetch_run_files, local_dir
+from pipeline.runs import checkpoint_dir, fetch_run_files, is_launched_rank, local_dir
 from pipeline.tracking import Tracker
 
 FIXED_KEYS = ("seed", "task.", "data.", "tokenizer.", "model.", "init.", "optim.")
@@ -40,7 +41,9 @@ class NoUsableCheckpoint(UserError):
 
 def check_resume(tracker: Tracker, cfg: Config, registries: Registries, run_id: str) -> Path:
     """The checkpoint to resume run_id from, after checking cfg against the run's config."""
-    _refuse_if_alive_elsewhere(tracker.get_run(check_run_id(run_id)))
+    run = tracker.get_run(check_run_id(run_id))
+    if not is_launched_rank():  # other ranks resume the run that rank 0 has just reopened
+        _refuse_if_alive_elsewhere(run)
     logged = fetch_run_files(tracker, run_id, "config.yaml")
     raw = config_module.load_yaml(logged.read_text(encoding="utf-8"))
     changed = changed_keys(config_module.build_config(raw, registries), cfg)
