@@ -81,9 +81,12 @@ def log_checkpoint(tracker: Tracker, run_id: str, path: Path) -> None:
     tracker.log_artifact(run_id, path, ARTIFACT_FOLDER)
 
 
-def record_local_checksum(tracker: Tracker, run_id: str, path: Path) -> None:
-    """Record the sha256 of a checkpoint just saved locally, so that it verifies as the run's."""
-    tracker.set_tags(run_id, {LOCAL_CHECKSUM_TAG.format(name=path.name): sha256(path)})
+def record_local_checksum(tracker: Tracker, run_id: str, path: Path, digest: str) -> None:
+    """Record digest, the sha256 of path's content about to be saved, with the previous one
+    (``NEW,OLD``): the local file verifies whether or not the save got to replace it."""
+    key = LOCAL_CHECKSUM_TAG.format(name=path.name)
+    previous = tracker.get_run(run_id).data.tags.get(key, "").split(",")[0]
+    tracker.set_tags(run_id, {key: f"{digest},{previous}" if previous else digest})
 
 
 def load_weights_only(path: Path) -> dict[str, Any]:
@@ -123,7 +126,8 @@ def verified_checkpoint(
 
 
 def _checked(path: Path, expected: str | None) -> dict[str, Any]:
-    if expected is not None and sha256(path) != expected:
+    """path's content, when its sha256 is one of expected's (comma-separated) or none is."""
+    if expected is not None and sha256(path) not in expected.split(","):
         raise UnsafeCheckpoint(
             f"{path} does not match the sha256 recorded when it was logged (tampered with or "
             "damaged); it was not loaded"

@@ -105,8 +105,8 @@ def _checkpoint_io(run: OwnedRun) -> AtomicCheckpointIO:
     """Atomic saves (a crash or a full disk never leaves half a file), each one's checksum
     recorded in the run so that --resume trusts the newest local file."""
 
-    def record(path: Path) -> None:
-        record_local_checksum(run.tracker, run.run_id, path)
+    def record(path: Path, digest: str) -> None:
+        record_local_checksum(run.tracker, run.run_id, path, digest)
 
     return AtomicCheckpointIO(record if run.owner else None)
 
