@@ -135,8 +135,7 @@ def test_ddp_run_is_logged_once_reduces_metrics_and_resumes(lm_config: Path) -> 
     files = artifact_paths(run_id)
     assert files.count("config.yaml") == 1
     assert files.count("checkpoints/best.ckpt") == 1
-    saved = sorted(p.name for p in checkpoint_dir(run_id).iterdir() if p.name != ".lock")
-    assert saved == ["best.ckpt", "last.ckpt"]  # (.lock: the run folder's lock)
+    assert sorted(p.name for p in checkpoint_dir(run_id).iterdir()) == ["best.ckpt", "last.ckpt"]
     assert len(val_curve(run_id)) == 1
 
     for split in ("val", "test"):
