@@ -27,6 +27,9 @@ from pipeline.tracking import Tracker
 RUN_ID = re.compile(r"[0-9a-f]{32}")  # MLflow's run ids: uuid4().hex
 FOLDER_NAME = re.compile(r"[A-Za-z0-9_-]*")  # no separator, no dot: never leaves its root
 CHECKSUM_TAG = "checkpoint.sha256.{name}"  # e.g. checkpoint.sha256.best.ckpt
+LOCAL_CHECKSUM_TAG = "checkpoint.local_sha256.{name}"
+"""The last local save of a checkpoint, which may be newer than its logged copy (a run killed
+after more epochs than it last logged)."""
 ARTIFACT_FOLDER = "checkpoints"
 log = logging.getLogger(__name__)
 
@@ -78,6 +81,14 @@ def log_checkpoint(tracker: Tracker, run_id: str, path: Path) -> None:
     tracker.log_artifact(run_id, path, ARTIFACT_FOLDER)
 
 
+def record_local_checksum(tracker: Tracker, run_id: str, path: Path, digest: str) -> None:
+    """Record digest, the sha256 of path's content about to be saved, with the previous one
+    (``NEW,OLD``): the local file verifies whether or not the save got to replace it."""
+    key = LOCAL_CHECKSUM_TAG.format(name=path.name)
+    previous = tracker.get_run(run_id).data.tags.get(key, "").split(",")[0]
+    tracker.set_tags(run_id, {key: f"{digest},{previous}" if previous else digest})
+
+
 def load_weights_only(path: Path) -> dict[str, Any]:
     """The checkpoint at path as tensors and plain data; a UserError if it holds anything else."""
     import torch
@@ -99,13 +110,16 @@ def verified_checkpoint(
 ) -> tuple[Path, dict[str, Any]]:
     """The run's checkpoint named local.name, checked and loaded: (path, content).
 
-    The local file is used when it matches the recorded sha256 (or none is recorded) and loads
-    as data; otherwise the run's logged copy, downloaded into downloads, must.
+    The local file is used when it matches the sha256 recorded at its last local save (else at
+    its logging; or none is recorded) and loads as data; otherwise the run's logged copy,
+    downloaded into downloads, must match the sha256 recorded when it was logged.
     """
-    expected = tracker.get_run(run_id).data.tags.get(CHECKSUM_TAG.format(name=local.name))
+    tags = tracker.get_run(run_id).data.tags
+    expected = tags.get(CHECKSUM_TAG.format(name=local.name))
     if local.is_file():
         try:
-            return local, _checked(local, expected)
+            saved = tags.get(LOCAL_CHECKSUM_TAG.format(name=local.name), expected)
+            return local, _checked(local, saved)
         except UnsafeCheckpoint as error:
             log.warning("%s; using the copy logged in run %s instead", error, run_id)
     copy = _download(tracker, run_id, f"{ARTIFACT_FOLDER}/{local.name}", downloads)
@@ -113,7 +127,8 @@ def verified_checkpoint(
 
 
 def _checked(path: Path, expected: str | None) -> dict[str, Any]:
-    if expected is not None and sha256(path) != expected:
+    """path's content, when its sha256 is one of expected's (comma-separated) or none is."""
+    if expected is not None and sha256(path) not in expected.split(","):
         raise UnsafeCheckpoint(
             f"{path} does not match the sha256 recorded when it was logged (tampered with or "
             "damaged); it was not loaded"

@@ -13,6 +13,7 @@ from pipeline.commands.common import (
     command,
     debug_option,
     json_option,
+    repair_on_start,
     report_link,
     stdout_to_stderr,
     tracking_option,
@@ -110,8 +111,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.tracking_uri:
         overrides.append(f"tracking.uri={args.tracking_uri}")
     cfg = load_config(args.config, overrides, registries)
+    from pipeline.runs import is_launched_rank
     from pipeline.train import train
 
+    if not is_launched_rank():  # rank 0 alone looks after the store
+        repair_on_start(cfg.tracking.uri)
     with stdout_to_stderr(args.json):
         result = train(cfg, registries=registries, resume=args.resume, **_train_options(args))
     if not result.owner:  # a DDP rank other than 0: rank 0 alone reports
@@ -165,6 +169,7 @@ def _add_evaluate(commands: Any) -> None:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from pipeline.inference import evaluate
 
+    repair_on_start(args.tracking_uri)
     with stdout_to_stderr(args.json):
         metrics = evaluate(args.run, args.split, args.tracking_uri)
     summary = {"run_id": args.run, "split": args.split, "metrics": metrics}
@@ -224,6 +229,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     for name in NAMED_PREDICT_OPTIONS:
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)
+    repair_on_start(args.tracking_uri)
     with stdout_to_stderr(args.json):
         trained, predictions = predict(args.run, args.texts, args.tracking_uri, **options)
     if args.json:

@@ -32,6 +32,7 @@ from pipeline.checkpoints import (
 )
 from pipeline.components import Components
 from pipeline.config import Config
+from pipeline.heartbeat import heartbeat_tags, run_heartbeat, run_interval
 from pipeline.interfaces import Task
 from pipeline.logger import RunLogger
 from pipeline.plugins import Registries
@@ -73,33 +74,45 @@ def owned_run(
 ) -> Iterator[OwnedRun]:
     """The run to train in, from opening (or reopening, to resume) to its final status.
 
-    Rank 0 opens it and, on leaving, ends it FINISHED, KILLED (Ctrl-C, SIGTERM; its last
-    checkpoint logged for ``--resume``) or FAILED (the error as a tag). Other ranks get its id
-    and leave its status alone. In every rank SIGINT and SIGTERM raise KeyboardInterrupt inside.
+    Rank 0 opens it, records its heartbeat while it runs (:mod:`pipeline.heartbeat`) and, on
+    leaving, ends it FINISHED, KILLED (Ctrl-C, SIGTERM; its last checkpoint logged for
+    ``--resume``) or FAILED (the error as a tag). Other ranks get its id and leave its status
+    alone. In every rank SIGINT and SIGTERM raise KeyboardInterrupt inside.
     """
-    inherited = os.environ.get(RUN_ID_ENV)  # set: this is a DDP rank that rank 0 launched
-    if inherited or started_as_nonzero_rank():
+    if is_launched_rank():
+        inherited = os.environ.get(RUN_ID_ENV)
         # A rank started by torchrun/SLURM/another node inherits nothing: ShareRunId
         # broadcasts rank 0's id once the process group exists.
         with _signals_as_interrupt():
             yield OwnedRun(tracker, inherited or resume or "", False, bool(resume))
         return
-    with ExitStack() as stack:  # left in reverse: checkpoint, signals, status, lock, env
+    interval = run_interval()
+    with ExitStack() as stack:  # left in reverse: checkpoint, signals, beats, status, env, lock
         # The run folder's lock: one process at a time writes a run's checkpoints. Taken
         # before a resumed run is reopened, so one still training elsewhere is left untouched.
         if resume:
             tracker.get_run(check_run_id(resume))  # it exists, before a folder is made for it
             stack.enter_context(run_folder_lock(checkpoint_dir(resume)))
-        run_id = open_run(tracker, cfg, registries, resume, tags)
-        if not resume:
+        beat = heartbeat_tags(interval)  # a new run is born beating: never stale at birth
+        run_id = open_run(tracker, cfg, registries, resume, {**(tags or {}), **beat})
+        if resume:
+            tracker.set_tags(run_id, beat)
+        else:
             stack.enter_context(run_folder_lock(checkpoint_dir(run_id)))
         run = OwnedRun(tracker, run_id, True, bool(resume))
         os.environ[RUN_ID_ENV] = run.run_id
         stack.callback(os.environ.pop, RUN_ID_ENV, None)
         stack.enter_context(final_status(tracker, run.run_id))
+        stack.enter_context(run_heartbeat(tracker, run.run_id, interval))  # stops before that
         stack.enter_context(_signals_as_interrupt())
         stack.enter_context(_log_last_checkpoint_on_interrupt(run))
         yield run
+
+
+def is_launched_rank() -> bool:
+    """True in a DDP rank other than 0: launched by rank 0 (it set RUN_ID_ENV) or by torchrun,
+    SLURM or another node. Such a rank trains in rank 0's run and leaves the store alone."""
+    return bool(os.environ.get(RUN_ID_ENV)) or started_as_nonzero_rank()
 
 
 def started_as_nonzero_rank() -> bool:
@@ -228,15 +241,6 @@ def fetch_run_files(tracker: Tracker, run_id: str, artifact_path: str) -> Path:
     destination = local_dir(run_id) / "downloaded"
     destination.mkdir(parents=True, exist_ok=True)
     return tracker.download(run_id, artifact_path, destination)
-
-
-def resume_checkpoint(tracker: Tracker, run_id: str, directory: Path) -> str:
-    """Path of the run's last checkpoint (local, else its logged copy), verified (checksum,
-    tensors and plain data only) before Lightning gets it."""
-    path, _ = verified_checkpoint(
-        tracker, run_id, directory / "last.ckpt", local_dir(run_id) / "downloaded"
-    )
-    return str(path)
 
 
 @dataclass

@@ -172,7 +172,7 @@ def _advisory_lock(url: str, key: int) -> Iterator[None]:
 def fail_stale(study: optuna.Study) -> None:
     """Fail trials whose worker stopped beating (their retries are queued as WAITING)."""
     with warnings.catch_warnings():
-        # Heartbeats are recorded by pipeline.trials.Heartbeat around ask/tell, so Optuna's
+        # Heartbeats are recorded by pipeline.trials.trial_heartbeat around ask/tell, so Optuna's
         # "use Study.optimize" and "experimental" warnings do not apply here.
         warnings.simplefilter("ignore")
         fail_stale_trials(study)

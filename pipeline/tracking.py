@@ -155,6 +155,21 @@ class Tracker:
             query += f" and attributes.status = '{status}'"
         return list(self.client.search_runs([experiment], filter_string=query))
 
+    def running_runs(self) -> list[Run]:
+        """Every RUNNING run of the store's active experiments."""
+        experiments = [e.experiment_id for e in self.client.search_experiments()]
+        found: list[Run] = []
+        token = None
+        while experiments:
+            page = self.client.search_runs(
+                experiments, "attributes.status = 'RUNNING'", max_results=1000, page_token=token
+            )
+            found.extend(page)
+            token = page.token
+            if not token:
+                break
+        return found
+
     def end(self, run_id: str, status: str) -> None:
         self.client.set_terminated(run_id, status)
 

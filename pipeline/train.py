@@ -20,7 +20,8 @@ from pipeline.model import PipelineModule
 from pipeline.plots import learning_curve
 from pipeline.plugins import Registries, default_registries
 from pipeline.preflight import preflight
-from pipeline.runs import OwnedRun, fetch_run_files, local_dir, owned_run, resume_checkpoint
+from pipeline.resume import check_resume
+from pipeline.runs import OwnedRun, fetch_run_files, local_dir, owned_run
 from pipeline.tracking import Tracker
 from pipeline.trainer import build_trainer, fit, set_up_process, tested_metrics
 
@@ -47,11 +48,14 @@ def train(
     """Train cfg's task, log everything to one MLflow run, test the best checkpoint.
 
     ``tags`` and ``params`` are added to the run's own (tuning nests trials this way).
+    ``resume`` continues that run from its last usable checkpoint (:mod:`pipeline.resume`).
     """
     registries = registries or default_registries()
     preflight(cfg)
     task = registries.tasks.get(cfg.task.name)(cfg)
     tracker = Tracker(cfg.tracking.uri)
+    # Checked before the run is reopened: a refused resume leaves it as it was.
+    last = check_resume(tracker, cfg, registries, resume) if resume else None
     with owned_run(tracker, cfg, registries, resume=resume, tags=tags) as run:
         set_up_process(cfg)
         if run.resumed:
@@ -65,8 +69,7 @@ def train(
             _log_inputs(run, cfg, task, facts, {**init_facts, **(params or {})}, network)
         module = PipelineModule(task, network, cfg.optim)
         trainer, best = build_trainer(cfg, task, run, callbacks)
-        last = resume_checkpoint(tracker, run.run_id, run.checkpoints) if run.resumed else None
-        fit(trainer, module, last)
+        fit(trainer, module, str(last) if last else None)
         metrics, best_path = tested_metrics(trainer, module, best, task.monitor)
         if run.owner:
             _log_outputs(run, task, network, best_path, metrics)

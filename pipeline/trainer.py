@@ -19,6 +19,7 @@ from lightning.pytorch.callbacks import (
 )
 
 from pipeline.atomic_checkpoint_io import AtomicCheckpointIO
+from pipeline.checkpoints import record_local_checksum
 from pipeline.config import Config, TrainerConfig
 from pipeline.diagnostics import GradientFlowCallback
 from pipeline.errors import UserError
@@ -26,6 +27,7 @@ from pipeline.interfaces import Task
 from pipeline.logger import LearningRate, RunLogger
 from pipeline.model import PipelineModule
 from pipeline.progress import TimedProgressBar
+from pipeline.random_states import RandomStates
 from pipeline.runs import OwnedRun, ShareRunId
 
 
@@ -45,6 +47,8 @@ def set_up_process(cfg: Config) -> None:
 class SaveOnException(Callback):
     """Write last.ckpt when training stops on Ctrl-C, SIGTERM or an error, for --resume.
 
+    Not before the first optimizer step: a fit that failed to start (or to restore a resumed
+    checkpoint) has nothing to save and must not replace a last.ckpt with untrained weights.
     (Lightning's OnExceptionCheckpoint also turns every fresh ``fit`` into ``ckpt_path="last"``.)
     """
 
@@ -54,7 +58,7 @@ class SaveOnException(Callback):
     def on_exception(
         self, trainer: L.Trainer, module: L.LightningModule, error: BaseException
     ) -> None:
-        if trainer.state.fn == "fit":
+        if trainer.state.fn == "fit" and trainer.global_step > 0:
             trainer.save_checkpoint(self.path)
 
 
@@ -75,6 +79,7 @@ def build_trainer(
         ShareRunId(run, logger),
         best,
         SaveOnException(directory / "last.ckpt"),
+        RandomStates(),  # a resumed run continues as if never stopped
         *([LearningRate()] if cfg.optim.schedule != "none" else []),
         *([TimedProgressBar()] if settings.progress_bar else []),
         *(
@@ -91,7 +96,7 @@ def build_trainer(
             )
         )
     try:
-        trainer = _trainer(settings, logger, callbacks, directory)
+        trainer = _trainer(settings, logger, callbacks, directory, _checkpoint_io(run))
     except (TypeError, ValueError, MisconfigurationException) as error:  # Lightning's checks
         raise TrainerSettingsError(
             f"Lightning refuses the trainer settings (accelerator={settings.accelerator!r}, "
@@ -101,8 +106,22 @@ def build_trainer(
     return trainer, best
 
 
+def _checkpoint_io(run: OwnedRun) -> AtomicCheckpointIO:
+    """Atomic saves (a crash or a full disk never leaves half a file), each one's checksum
+    recorded in the run so that --resume trusts the newest local file."""
+
+    def record(path: Path, digest: str) -> None:
+        record_local_checksum(run.tracker, run.run_id, path, digest)
+
+    return AtomicCheckpointIO(record if run.owner else None)
+
+
 def _trainer(
-    settings: TrainerConfig, logger: RunLogger, callbacks: list[Callback], directory: Path
+    settings: TrainerConfig,
+    logger: RunLogger,
+    callbacks: list[Callback],
+    directory: Path,
+    checkpoint_io: AtomicCheckpointIO,
 ) -> L.Trainer:
     return L.Trainer(
         max_epochs=settings.max_epochs,
@@ -121,7 +140,7 @@ def _trainer(
         callbacks=callbacks,
         use_distributed_sampler=False,  # tasks shard their own data (LM streams per rank)
         default_root_dir=str(directory),
-        plugins=[AtomicCheckpointIO()],  # a crash or a full disk never leaves half a file
+        plugins=[checkpoint_io],
     )
 
 

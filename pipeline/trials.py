@@ -8,15 +8,16 @@ trainer stops gracefully instead of raising TrialPruned inside a DDP worker (opt
 
 from __future__ import annotations
 
+import functools
 import json
 import os
-import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import lightning as L
 from lightning.pytorch.callbacks import Callback
 
+from pipeline.heartbeat import Heartbeat
 from pipeline.run_notes import NOTE_TAG
 from pipeline.runs import RUN_ID_ENV
 
@@ -116,26 +117,7 @@ class TrialReporter(Callback):
             trainer.should_stop = True
 
 
-class Heartbeat:
-    """Record a trial's heartbeat every ``interval`` seconds while a trial runs."""
-
-    def __init__(self, storage: Any, trial_id: int, interval: int) -> None:
-        self.storage, self.trial_id, self.interval = storage, trial_id, interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, daemon=True)
-
-    def _beat(self) -> None:
-        while True:
-            self.storage.record_heartbeat(self.trial_id)
-            if self._stop.wait(self.interval):
-                return
-
-    def __enter__(self) -> Heartbeat:
-        if hasattr(self.storage, "record_heartbeat"):
-            self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join()
+def trial_heartbeat(storage: Any, trial_id: int, interval: int) -> Heartbeat:
+    """Record the trial's heartbeat in storage every interval seconds (if storage has them)."""
+    record = getattr(storage, "record_heartbeat", None)
+    return Heartbeat(functools.partial(record, trial_id) if record else None, interval)

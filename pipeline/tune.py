@@ -25,6 +25,7 @@ from optuna.trial import TrialState
 from pipeline import config as config_module
 from pipeline.errors import UserError
 from pipeline.plugins import Registries, default_registries
+from pipeline.repair import TRIAL_DIED, end_stopped_run, repair_on_start
 from pipeline.run_notes import command_note
 from pipeline.runs import local_dir, run_name
 from pipeline.search_space import SearchSpace, load_space, trial_config
@@ -38,7 +39,7 @@ from pipeline.studies import (
 )
 from pipeline.study_report import export_best, log_to_parent, summary
 from pipeline.tracking import Tracker, final_status
-from pipeline.trials import TRIAL_ENV, Heartbeat, TrialRef
+from pipeline.trials import TRIAL_ENV, TrialRef, trial_heartbeat
 from pipeline.ui import tracked_run_link
 
 MAX_CONSECUTIVE_FAILURES = 3
@@ -97,6 +98,7 @@ def tune(request: TuneRequest, export: str | None = None) -> dict[str, Any]:
     storage = open_storage(url, space.heartbeat)
     name = request.study or f"{cfg.task.name}-{Path(request.space).stem}"
     tracker = Tracker(cfg.tracking.uri)
+    repair_on_start(tracker)
     with study_lock(url, name):  # one study and one parent run, however many machines start
         study = load_or_create(name, storage, space)
         parent = parent_run(tracker, study, experiment, study_tags(name, url, space))
@@ -227,7 +229,7 @@ def run_trial(
         worker_name(),
     )
     trial.set_user_attr("worker", ref.worker)
-    with Heartbeat(storage, trial_id, space.heartbeat["interval"]):
+    with trial_heartbeat(storage, trial_id, space.heartbeat["interval"]):
         try:
             sampled = space.sample(trial)
             cfg = trial_config(job.base, sampled, registries)
@@ -350,10 +352,6 @@ def repair_stale_runs(tracker: Tracker, study: optuna.Study, parent: str) -> int
     repaired = 0
     for run in tracker.child_runs(parent, status="RUNNING"):
         if int(run.data.tags.get("optuna.trial", -1)) not in live:
-            tracker.set_tags(
-                run.info.run_id,
-                {"optuna.state": "FAIL", "error": "worker died; trial failed by heartbeat"},
-            )
-            tracker.end(run.info.run_id, "FAILED")
+            end_stopped_run(tracker, run, "FAILED", TRIAL_DIED)
             repaired += 1
     return repaired

@@ -12,6 +12,7 @@ __all__ = [
     "command",
     "debug_option",
     "json_option",
+    "repair_on_start",
     "report_link",
     "stdout_to_stderr",
     "tracking_option",
@@ -66,3 +67,11 @@ def report_link(link: str, summary: dict[str, Any] | None) -> None:
         summary["ui_link"] = link
         return
     print(f"MLflow UI: {link} (serve it with `pipeline ui`)", file=sys.stderr)
+
+
+def repair_on_start(uri: str | None) -> None:
+    """End the store's runs whose process died (no heartbeat), saying so on stderr."""
+    from pipeline.repair import repair_on_start as repair
+    from pipeline.tracking import Tracker
+
+    repair(Tracker(uri))

@@ -33,10 +33,32 @@ def add_runs(commands: Any) -> Any:
         actions, "compare", cmd_runs_compare, "runs side by side: params that differ, metrics"
     )
     compare.add_argument("runs", nargs="+", metavar="RUN_ID")
-    for sub in (listing, compare):
+    repair = command(
+        actions,
+        "repair",
+        cmd_runs_repair,
+        "end runs left RUNNING by a process that died (no heartbeat): KILLED, with their last "
+        "epoch and checkpoint recorded",
+    )
+    for sub in (listing, compare, repair):
         tracking_option(sub)
         json_option(sub)
     return actions
+
+
+def cmd_runs_repair(args: argparse.Namespace) -> int:
+    from pipeline.repair import repair_stale_runs
+    from pipeline.tracking import Tracker
+
+    repaired = repair_stale_runs(Tracker(args.tracking_uri))
+    if args.json:
+        print(json_output.dumps({"repaired": [run.as_dict() for run in repaired]}))
+        return 0
+    for run in repaired:
+        print(f"repaired: {run.describe()}")
+    if not repaired:
+        print("no stale runs: every RUNNING run still has a live process")
+    return 0
 
 
 def cmd_runs_list(args: argparse.Namespace) -> int:
