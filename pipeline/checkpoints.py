@@ -18,10 +18,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock, Timeout
-
 from pipeline import atomic
 from pipeline.errors import UserError
+from pipeline.locks import held_if_free
 from pipeline.tracking import Tracker
 
 RUN_ID = re.compile(r"[0-9a-f]{32}")  # MLflow's run ids: uuid4().hex
@@ -151,16 +150,10 @@ def run_folder_lock(folder: Path) -> Iterator[None]:
 
     A second process (``--resume`` of a run that is still training) is refused at once.
     """
-    folder.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(folder / ".lock", timeout=0)
-    try:
-        lock.acquire()
-    except Timeout as error:
-        raise RunBusy(
-            f"another process is writing {folder} (is the run still training?); wait for it "
-            "to end or stop it, then resume"
-        ) from error
-    try:
+    with held_if_free(folder / ".lock") as held:
+        if not held:
+            raise RunBusy(
+                f"another process is writing {folder} (is the run still training?); wait for "
+                "it to end or stop it, then resume"
+            )
         yield
-    finally:
-        lock.release()

@@ -21,12 +21,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock, Timeout
 from mlflow.entities import Run
 
 from pipeline.checkpoints import load_weights_only, log_checkpoint
 from pipeline.errors import UserError
 from pipeline.heartbeat import HEARTBEAT_TAG, INTERVAL_TAG, now_ms
+from pipeline.locks import held_if_free
 from pipeline.runs import checkpoint_dir
 from pipeline.tracking import Tracker
 
@@ -103,9 +103,7 @@ def is_stale(run: Run, now: int | None = None) -> bool:
 def end_stopped_run(tracker: Tracker, run: Run, status: str, tags: dict[str, str]) -> Repaired:
     """End a run whose process is gone: its last epoch and checkpoint as tags, then status."""
     run_id = run.info.run_id
-    epoch = run.data.metrics.get("epoch")
-    last_epoch = int(epoch) if epoch is not None else None
-    checkpoint = _log_last_checkpoint(tracker, run_id)
+    checkpoint, last_epoch = _log_last_checkpoint(tracker, run_id)
     tracker.set_tags(
         run_id,
         {
@@ -128,18 +126,20 @@ def end_stopped_run(tracker: Tracker, run: Run, status: str, tags: dict[str, str
     )
 
 
-def _log_last_checkpoint(tracker: Tracker, run_id: str) -> str | None:
-    """Log the run's local last.ckpt when it loads (a damaged one never replaces a logged one)."""
+def _log_last_checkpoint(tracker: Tracker, run_id: str) -> tuple[str | None, int | None]:
+    """Log the run's local last.ckpt when it loads (a damaged one never replaces a logged one);
+    returns its path and the epoch it was saved in (Lightning's 0-based count)."""
     path = checkpoint_dir(run_id) / "last.ckpt"
     if not path.is_file():
-        return None
+        return None, None
     try:
-        load_weights_only(path)
+        saved = load_weights_only(path)
     except UserError as error:
         log.warning("run %s: its last checkpoint is not usable (%s); not logged", run_id, error)
-        return None
+        return None, None
     log_checkpoint(tracker, run_id, path)
-    return str(path)
+    epoch = saved.get("epoch")
+    return str(path), int(epoch) if isinstance(epoch, int) else None
 
 
 @contextlib.contextmanager
@@ -149,13 +149,5 @@ def _owner_gone(run_id: str) -> Iterator[bool]:
     if not folder.is_dir():  # no owner on this machine ever wrote here: the heartbeat decides
         yield True
         return
-    lock = FileLock(Path(folder) / ".lock", timeout=0)
-    try:
-        lock.acquire()
-    except Timeout:
-        yield False
-        return
-    try:
-        yield True
-    finally:
-        lock.release()
+    with held_if_free(Path(folder) / ".lock") as free:
+        yield free

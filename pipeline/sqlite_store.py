@@ -15,10 +15,10 @@ import sqlite3
 import time
 from pathlib import Path
 
-from filelock import FileLock, Timeout
 from mlflow.tracking import MlflowClient
 
 from pipeline.errors import UserError
+from pipeline.locks import LockTimeout, file_lock
 
 LOCK_TIMEOUT_S = 600.0  # creating the schema takes seconds; a lock held longer is stuck
 TMP_PREFIX = "_alembic_tmp_"  # alembic's copy of a table during a SQLite batch migration
@@ -33,12 +33,12 @@ def open_sqlite_client(uri: str) -> MlflowClient:
     """An MlflowClient on ``sqlite:///PATH``, its schema created or repaired under a file lock."""
     path = Path(uri.removeprefix("sqlite:///"))
     path.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(f"{path}.lock", timeout=LOCK_TIMEOUT_S)
+    lock = file_lock(Path(f"{path}.lock"), timeout=LOCK_TIMEOUT_S)
     try:
         with lock:
             repair(path)
             return MlflowClient(tracking_uri=uri)  # creates the tables when missing
-    except Timeout as error:
+    except LockTimeout as error:
         raise BrokenStore(
             f"waited {LOCK_TIMEOUT_S:.0f} s for {lock.lock_file} (another process creating the "
             "store); if no pipeline process is running, delete that lock file"
