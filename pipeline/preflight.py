@@ -10,19 +10,18 @@ import os
 from pathlib import Path
 
 from pipeline.config import Config
+from pipeline.data import DATA_SPLITS
 from pipeline.errors import DataError, UserError
 from pipeline.textfiles import read_text
 
 __all__ = ["preflight"]
-
-_SPLITS = ("train", "validation", "test")
 
 
 def preflight(cfg: Config) -> None:
     """Raise a UserError naming the key and the fix if an input of cfg cannot be used."""
     if not cfg.tracking.experiment.strip():
         raise UserError("tracking.experiment is empty; set it to an experiment name")
-    for split in _SPLITS:
+    for split in DATA_SPLITS:
         path = getattr(cfg.data, split)
         if path is not None:
             _check_file(Path(path).expanduser(), f"data.{split}", cfg.data.encoding)

@@ -35,7 +35,8 @@ def read_text(path: str | Path, encoding: str, key: str, kind: str = "a text fil
     """
     path = Path(path).expanduser()
     if not path.exists():
-        raise DataError(f"{location(key, path)} does not exist; set {key} to {kind}")
+        where = "" if path.is_absolute() else f" (relative paths are read from {Path.cwd()})"
+        raise DataError(f"{location(key, path)} does not exist{where}; set {key} to {kind}")
     if not path.is_file():
         raise DataError(f"{key}: {str(path)!r} is not a file; set {key} to {kind}")
     data = path.read_bytes()
