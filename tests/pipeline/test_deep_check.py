@@ -8,43 +8,17 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
+from broken_cells import TWO_STATE_CELL
 
 from pipeline.cli import main
 from pipeline.testing import check_tokenizer
 from plugins.tokenizers import WordTokenizer
 
-STATE_CELL = '''
-import torch
-from torch import Tensor, nn
-
-from pipeline.interfaces import Cell
-
-
-class TwoStateCell(Cell):
-    """Declares two state tensors but returns one: breaks the state contract."""
-
-    state_size = 2
-
-    def __init__(self, input_size: int, hidden_size: int) -> None:
-        super().__init__(input_size, hidden_size)
-        self.u = nn.Parameter(torch.randn(hidden_size, input_size) * 0.1)
-
-    def project(self, x: Tensor) -> Tensor:
-        return x @ self.u.T
-
-    def step(self, p_t: Tensor, state: list[Tensor]) -> tuple[Tensor, list[Tensor]]:
-        h = torch.tanh(p_t + state[0])
-        return h, [h]
-
-    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
-        return {"input": [self.u]}
-'''
-
 
 @pytest.fixture
 def state_dist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterable[None]:
     """An installed distribution ``state-cells 1.0`` with the cell ``two_state``."""
-    (tmp_path / "state_cells.py").write_text(textwrap.dedent(STATE_CELL), encoding="utf-8")
+    (tmp_path / "state_cells.py").write_text(textwrap.dedent(TWO_STATE_CELL), encoding="utf-8")
     info = tmp_path / "state_cells-1.0.dist-info"
     info.mkdir()
     (info / "METADATA").write_text(

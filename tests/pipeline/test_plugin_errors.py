@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
+from broken_cells import TWO_STATE_CELL
 from tiny import TINY_CONFIG
 
 from pipeline.plugin_errors import describe, find_plugin
@@ -149,31 +150,6 @@ def test_training_with_a_crashing_plugin_prints_one_line_and_debug_the_traceback
     assert 'in check_gate\n    raise ZeroDivisionError("gate scale is zero")' in debug.stderr
 
 
-WRONG_STATE = '''
-import torch
-from torch import Tensor, nn
-
-from pipeline.interfaces import Cell
-
-
-class TwoStateCell(Cell):
-    """Declares two state tensors but returns one: breaks the state contract."""
-
-    state_size = 2
-
-    def __init__(self, input_size: int, hidden_size: int) -> None:
-        super().__init__(input_size, hidden_size)
-        self.u = nn.Parameter(torch.randn(hidden_size, input_size) * 0.1)
-
-    def project(self, x: Tensor) -> Tensor:
-        return x @ self.u.T
-
-    def step(self, p_t: Tensor, state: list[Tensor]) -> tuple[Tensor, list[Tensor]]:
-        h = torch.tanh(p_t + state[0])
-        return h, [h]
-'''
-
-
 def test_a_core_error_on_what_a_plugin_returned_names_the_plugin(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -181,7 +157,7 @@ def test_a_core_error_on_what_a_plugin_returned_names_the_plugin(
 
     from pipeline.recurrent import RecurrentEncoder
 
-    (tmp_path / "wrong_state.py").write_text(textwrap.dedent(WRONG_STATE), encoding="utf-8")
+    (tmp_path / "wrong_state.py").write_text(textwrap.dedent(TWO_STATE_CELL), encoding="utf-8")
     monkeypatch.syspath_prepend(str(tmp_path))
     import wrong_state
 
