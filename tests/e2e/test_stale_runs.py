@@ -14,7 +14,7 @@ import pytest
 import torch
 from mlflow.tracking import MlflowClient
 
-from pipeline.heartbeat import HEARTBEAT_TAG, INTERVAL_ENV
+from pipeline.heartbeat import DEFAULT_INTERVAL_S, HEARTBEAT_TAG, INTERVAL_ENV
 from pipeline.runs import checkpoint_dir
 from pipeline.tracking import tracking_uri
 
@@ -32,7 +32,8 @@ def pipeline(*argv: str, interval: str = "0.5") -> subprocess.CompletedProcess[s
     )
 
 
-def start_training(lm_config: Path, interval: str) -> subprocess.Popen[str]:
+def start_training(lm_config: Path, interval: str, *options: str) -> subprocess.Popen[str]:
+    """An endless training (until signalled) beating every interval seconds."""
     return subprocess.Popen(
         [
             sys.executable,
@@ -42,6 +43,7 @@ def start_training(lm_config: Path, interval: str) -> subprocess.Popen[str]:
             str(lm_config),
             "model.dropout=0.3",
             "trainer.max_epochs=1000000",
+            *options,
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -135,22 +137,7 @@ def test_a_resumed_run_killed_again_resumes_from_its_newest_local_checkpoint(
     first = pipeline("train", str(lm_config), "model.dropout=0.3", "trainer.max_epochs=1", "--json")
     run_id = json.loads(first.stdout)["run_id"]
     last = checkpoint_dir(run_id) / "last.ckpt"
-    training = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pipeline.cli",
-            "train",
-            str(lm_config),
-            "model.dropout=0.3",
-            "trainer.max_epochs=1000000",
-            "--resume",
-            run_id,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    training = start_training(lm_config, str(DEFAULT_INTERVAL_S), "--resume", run_id)
     try:
         deadline = time.monotonic() + 240
         while torch.load(last, weights_only=True)["epoch"] < 2:  # saved after the resume
