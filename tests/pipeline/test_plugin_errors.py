@@ -128,7 +128,8 @@ def test_training_with_a_crashing_plugin_prints_one_line_and_debug_the_traceback
     config = yaml.safe_load(lm_config.read_text(encoding="utf-8"))
     config["model"] = {**TINY_CONFIG["model"], "cell": "crashing", "runner": "eager"}
     lm_config.write_text(yaml.safe_dump(config), encoding="utf-8")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ["PYTHONPATH"]])}
+    inherited = [os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), *inherited])}
     env.pop("PIPELINE_DEBUG", None)
     command = [sys.executable, "-m", "pipeline.cli"]
 
