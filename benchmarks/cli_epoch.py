@@ -33,6 +33,7 @@ import argparse
 import json
 import os
 import pty
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -141,7 +142,9 @@ def pipeline_command(
         f"trainer.threads={args.threads}",
         "tracking.experiment=cli-epoch",
     ]
-    pipeline = str(Path(sys.executable).with_name("pipeline"))
+    # The console script beside the interpreter (a virtualenv), else the one on PATH.
+    beside = Path(sys.executable).with_name("pipeline")
+    pipeline = str(beside) if beside.exists() else shutil.which("pipeline") or "pipeline"
     flags = ["--json"] if mode == "json" else []
     return [pipeline, "train", str(REPO / "conf" / "base.yaml"), *overrides, *flags]
 

@@ -13,6 +13,8 @@ import logging
 import os
 import platform
 import statistics
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -35,6 +37,46 @@ CLIP = 0.25
 SEED = 42
 
 State = tuple[Tensor, Tensor]
+PRECISIONS = ("32", "tf32", "bf16-mixed")
+
+
+@dataclass(frozen=True)
+class Shape:
+    """The compared model's size and numerics; the defaults are the model above.
+
+    precision: ``32`` (fp32 matrix products), ``tf32`` (fp32 storage, TF32 tensor-core
+    products on GPUs: ``trainer.float32_matmul_precision=high``) or ``bf16-mixed``
+    (autocast to bfloat16: ``trainer.precision=bf16-mixed``).
+    """
+
+    hidden: int = HIDDEN
+    layers: int = LAYERS
+    batch: int = BATCH
+    bptt: int = BPTT
+    precision: str = "32"
+
+    @property
+    def embedding(self) -> int:
+        return self.hidden
+
+    def describe(self) -> str:
+        return (
+            f"{self.layers}x{self.hidden} LSTM, emb {self.embedding}, batch {self.batch}, "
+            f"bptt {self.bptt}, {self.precision}"
+        )
+
+    def matmul_precision(self) -> str:
+        """torch.set_float32_matmul_precision's setting for this precision."""
+        return "high" if self.precision == "tf32" else "highest"
+
+    def autocast(self, device: str) -> AbstractContextManager[object]:
+        """The forward pass's autocast context (bfloat16 for bf16-mixed, else none)."""
+        if self.precision == "bf16-mixed":
+            return torch.autocast(device_type=device, dtype=torch.bfloat16)
+        return nullcontext()
+
+
+DEFAULT_SHAPE = Shape()
 
 
 # ----------------------------------------------------------------------------- data
@@ -53,32 +95,35 @@ def quoted(value: object) -> str:
     return json.dumps(str(value))
 
 
-def lm_overrides(files: dict[str, Path], cache_dir: Path, tracking_uri: str) -> list[str]:
+def lm_overrides(
+    files: dict[str, Path], cache_dir: Path, tracking_uri: str, shape: Shape = DEFAULT_SHAPE
+) -> list[str]:
     """``KEY=VALUE`` overrides of conf/base.yaml that pin the compared model and its data.
 
     Everything else (progress bar, trainer epochs, devices, threads) stays for the caller.
     """
     return [
         *(f"data.{split}={quoted(path)}" for split, path in files.items()),
-        f"data.batch_size={BATCH}",
+        f"data.batch_size={shape.batch}",
         f"data.eval_batch_size={EVAL_BATCH}",
         f"data.cache_dir={quoted(cache_dir)}",
-        f"task.bptt={BPTT}",
+        f"task.bptt={shape.bptt}",
         "task.tie_weights=false",
         "tokenizer.kind=word",
         f"tokenizer.vocab_size={VOCAB}",
         "model.cell=lstm",
         "model.runner=auto",
-        f"model.embedding_size={EMBEDDING}",
-        f"model.hidden_size={HIDDEN}",
-        f"model.num_layers={LAYERS}",
+        f"model.embedding_size={shape.embedding}",
+        f"model.hidden_size={shape.hidden}",
+        f"model.num_layers={shape.layers}",
         "model.dropout=0",
         "optim.name=sgd",
         f"optim.lr={LR}",
         "optim.momentum=0",
         "optim.weight_decay=0",
         "optim.schedule=none",
-        "trainer.precision=32-true",
+        f"trainer.precision={'bf16-mixed' if shape.precision == 'bf16-mixed' else '32-true'}",
+        f"trainer.float32_matmul_precision={shape.matmul_precision()}",
         f"trainer.gradient_clip_val={CLIP}",
         "trainer.early_stopping_patience=0",
         f"tracking.uri={quoted(tracking_uri)}",
@@ -91,11 +136,11 @@ def lm_overrides(files: dict[str, Path], cache_dir: Path, tracking_uri: str) -> 
 class PlainLanguageModel(nn.Module):
     """nn.Embedding -> nn.LSTM -> nn.Linear, the model as a PyTorch user writes it."""
 
-    def __init__(self, vocab: int) -> None:
+    def __init__(self, vocab: int, shape: Shape = DEFAULT_SHAPE) -> None:
         super().__init__()
-        self.embedding = nn.Embedding(vocab, EMBEDDING)
-        self.lstm = nn.LSTM(EMBEDDING, HIDDEN, LAYERS, batch_first=True)
-        self.output = nn.Linear(HIDDEN, vocab)
+        self.embedding = nn.Embedding(vocab, shape.embedding)
+        self.lstm = nn.LSTM(shape.embedding, shape.hidden, shape.layers, batch_first=True)
+        self.output = nn.Linear(shape.hidden, vocab)
 
     def forward(self, tokens: Tensor, state: State | None) -> tuple[Tensor, State]:
         """(B, T) ids -> (B, T, vocab) logits and the new (h, c), each (layers, B, H)."""
@@ -109,19 +154,19 @@ def batchify(ids: Tensor, streams: int) -> Tensor:
     return ids[: length * streams].view(streams, length)
 
 
-def full_windows(streams: Tensor) -> int:
+def full_windows(streams: Tensor, bptt: int = BPTT) -> int:
     """How many full bptt windows (inputs and shifted targets) the (B, L) streams hold."""
-    return (streams.size(1) - 1) // BPTT
+    return (streams.size(1) - 1) // bptt
 
 
-def all_windows(streams: Tensor) -> int:
+def all_windows(streams: Tensor, bptt: int = BPTT) -> int:
     """How many bptt windows, the last one possibly shorter, the (B, L) streams hold."""
-    return -(-(streams.size(1) - 1) // BPTT)
+    return -(-(streams.size(1) - 1) // bptt)
 
 
-def window(streams: Tensor, index: int) -> tuple[Tensor, Tensor]:
-    """Window index of (B, L) streams: (B, T) inputs and the (B, T) next tokens, T <= BPTT."""
-    chunk = streams[:, index * BPTT : index * BPTT + BPTT + 1]
+def window(streams: Tensor, index: int, bptt: int = BPTT) -> tuple[Tensor, Tensor]:
+    """Window index of (B, L) streams: (B, T) inputs and the (B, T) next tokens, T <= bptt."""
+    chunk = streams[:, index * bptt : index * bptt + bptt + 1]
     return chunk[:, :-1], chunk[:, 1:]
 
 
@@ -136,11 +181,13 @@ def train_step(
     inputs: Tensor,
     targets: Tensor,
     state: State | None,
+    shape: Shape = DEFAULT_SHAPE,
 ) -> tuple[Tensor, State]:
     """One SGD step with clipping; returns the (detached) loss and the detached state."""
     optimizer.zero_grad()
-    logits, state = model(inputs, state)
-    loss = loss_of(logits, targets)
+    with shape.autocast(inputs.device.type):
+        logits, state = model(inputs, state)
+        loss = loss_of(logits, targets)
     loss.backward()
     nn.utils.clip_grad_norm_(model.parameters(), CLIP)
     optimizer.step()
@@ -188,6 +235,15 @@ def summary(title: str, header: list[str], load_before: str, lines: list[str]) -
     log(f"{load_before} at start, {load()} at end (other work on the machine skews figures)")
     for line in lines:
         log(line)
+
+
+def peak_memory() -> float | None:
+    """Peak GPU memory allocated since the last call, in MiB (resets the peak); None on CPU."""
+    if not torch.cuda.is_initialized():
+        return None
+    peak = torch.cuda.max_memory_allocated() / 2**20
+    torch.cuda.reset_peak_memory_stats()
+    return peak
 
 
 def synchronize() -> None:

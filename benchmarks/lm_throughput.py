@@ -4,6 +4,11 @@ Usage::
 
     python benchmarks/lm_throughput.py [--data DIR] [--batches N] [--rounds R] [--threads T]
                                        [--workdir DIR] [--warmup W] [--device cpu|cuda]
+                                       [--hidden H] [--layers L] [--batch B] [--bptt T]
+                                       [--precision 32|tf32|bf16-mixed] [--table]
+
+``--table`` (for GPUs) runs issue 15's table instead of one shape: 2x650 and 2x1500 LSTM,
+batch 64 and 128, bptt 35, each in fp32, TF32 and bf16-mixed, with peak GPU memory.
 
 Tokens/s over training batches, same model and data for both:
 
@@ -14,10 +19,10 @@ Tokens/s over training batches, same model and data for both:
   the last-batch losses printed for A and B should agree).
 
 The model is ``lm_common``'s (2x200 LSTM, vocabulary 10k, batch 20, bptt 20, SGD lr 20, clip
-0.25, dropout 0, fp32), with the same torch thread count (with ``--device cuda`` on the GPU;
-clocks then stop after a CUDA synchronize). Rounds alternate A, B, A, B ...; the figure is
-median(A) / median(B), target >= 0.95. The progress bar is off: ``cli_epoch.py`` measures
-what a user gets from ``pipeline train`` as a whole.
+0.25, dropout 0, fp32; the size options change it), with the same torch thread count (with
+``--device cuda`` on the GPU; clocks then stop after a CUDA synchronize). Rounds alternate A,
+B, A, B ...; the figure is median(A) / median(B), target >= 0.95. The progress bar is off:
+``cli_epoch.py`` measures what a user gets from ``pipeline train`` as a whole.
 
 This is a benchmark: it prints figures and asserts nothing about them.
 """
@@ -39,16 +44,15 @@ from typing import Any
 import torch
 from lightning.pytorch.callbacks import Callback
 from lm_common import (
-    BATCH,
-    BPTT,
     CLIP,
     DEFAULT_DATA,
-    EMBEDDING,
-    HIDDEN,
+    DEFAULT_SHAPE,
     LR,
+    PRECISIONS,
     REPO,
     WIKITEXT_FILES,
     PlainLanguageModel,
+    Shape,
     batchify,
     figures,
     full_windows,
@@ -57,6 +61,7 @@ from lm_common import (
     log,
     machine,
     median,
+    peak_memory,
     quiet_libraries,
     summary,
     synchronize,
@@ -95,11 +100,16 @@ def resolve_data(data: Path, workdir: Path) -> tuple[dict[str, Path], str]:
 
 
 def pipeline_config(
-    files: dict[str, Path], workdir: Path, batches: int, threads: int, device: str
+    files: dict[str, Path],
+    workdir: Path,
+    batches: int,
+    threads: int,
+    device: str,
+    shape: Shape = DEFAULT_SHAPE,
 ) -> Config:
     """conf/base.yaml plus the overrides that pin the benchmark's model, data and trainer."""
     overrides = [
-        *lm_overrides(files, workdir / "cache", f"sqlite:///{workdir / 'mlflow.db'}"),
+        *lm_overrides(files, workdir / "cache", f"sqlite:///{workdir / 'mlflow.db'}", shape),
         f"trainer.accelerator={'gpu' if device == 'cuda' else 'cpu'}",
         "trainer.devices=1",
         "trainer.num_nodes=1",
@@ -238,14 +248,20 @@ class PlainResult:
 
 
 def run_plain(
-    streams: Tensor, initial_weights: dict[str, Tensor], batches: int, warmup: int, device: str
+    streams: Tensor,
+    initial_weights: dict[str, Tensor],
+    batches: int,
+    warmup: int,
+    device: str,
+    shape: Shape = DEFAULT_SHAPE,
 ) -> PlainResult:
     """The same training loop written directly in PyTorch: batches windows, warmup untimed.
 
     It starts from the pipeline's initial weights, so both contenders follow the same
     trajectory (values such as subnormal floats can change CPU speed).
     """
-    model = PlainLanguageModel(initial_weights["embedding.weight"].size(0))
+    torch.set_float32_matmul_precision(shape.matmul_precision())
+    model = PlainLanguageModel(initial_weights["embedding.weight"].size(0), shape)
     model.load_state_dict(initial_weights)
     model.to(device).train()
     streams = streams.to(device)
@@ -257,8 +273,8 @@ def run_plain(
         if index == warmup:
             synchronize()
             start = time.perf_counter()
-        inputs, targets = window(streams, index)
-        loss, state = train_step(model, optimizer, inputs, targets, state)
+        inputs, targets = window(streams, index, shape.bptt)
+        loss, state = train_step(model, optimizer, inputs, targets, state, shape)
         if index >= warmup:
             result.tokens += inputs.numel()
             result.batches += 1
@@ -295,6 +311,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--device", choices=("cpu", "cuda"), default="cpu", help="where both contenders train"
     )
+    parser.add_argument("--hidden", type=int, default=DEFAULT_SHAPE.hidden, help="LSTM units")
+    parser.add_argument("--layers", type=int, default=DEFAULT_SHAPE.layers, help="LSTM layers")
+    parser.add_argument("--batch", type=int, default=DEFAULT_SHAPE.batch, help="batch size")
+    parser.add_argument("--bptt", type=int, default=DEFAULT_SHAPE.bptt, help="bptt length")
+    parser.add_argument("--precision", choices=PRECISIONS, default=DEFAULT_SHAPE.precision)
+    parser.add_argument(
+        "--table",
+        action="store_true",
+        help="the GPU table: 2x650 and 2x1500 LSTM, batch 64 and 128, bptt 35, each precision",
+    )
     args = parser.parse_args(argv)
     if args.batches <= args.warmup:
         parser.error(f"--batches ({args.batches}) must exceed --warmup ({args.warmup})")
@@ -303,13 +329,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def lm_comparison(args: argparse.Namespace, workdir: Path) -> list[str]:
-    """A against B; returns the summary lines."""
+@dataclass
+class Comparison:
+    """One shape's figures: tokens/s per round and peak GPU memory (MiB) of A and B."""
+
+    shape: Shape
+    pipeline_rates: list[float]
+    plain_rates: list[float]
+    memory: tuple[float | None, float | None]
+    lines: list[str]
+
+    def ratio(self) -> float:
+        return median(self.pipeline_rates) / median(self.plain_rates)
+
+
+def lm_comparison(args: argparse.Namespace, workdir: Path, shape: Shape) -> Comparison:
+    """A against B for one model shape; returns its figures and summary lines."""
     files, source = resolve_data(args.data.expanduser().resolve(), workdir)
-    log(f"data: {source}")
+    log(f"data: {source}; {shape.describe()}")
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
-    cfg = pipeline_config(files, workdir, args.batches, args.threads, args.device)
+    cfg = pipeline_config(files, workdir, args.batches, args.threads, args.device, shape)
     data = pipeline_data(cfg)
     ids, vocab = data.ids, data.vocab
     log(
@@ -317,38 +357,41 @@ def lm_comparison(args: argparse.Namespace, workdir: Path) -> list[str]:
         f"{time.perf_counter() - start:.1f} s: {ids.numel()} train tokens, vocabulary {vocab}"
     )
     batches = args.batches
-    streams = batchify(ids, BATCH)
-    if full_windows(streams) < batches:
-        batches = full_windows(streams)
+    streams = batchify(ids, shape.batch)
+    if full_windows(streams, shape.bptt) < batches:
+        batches = full_windows(streams, shape.bptt)
         log(f"the train split holds only {batches} full batches; using --batches {batches}")
         if batches <= args.warmup:
             raise SystemExit(f"too little training text for {args.warmup} warm-up batches")
-        cfg = pipeline_config(files, workdir, batches, args.threads, args.device)
-    same = torch.equal(streams[:, :BPTT], data.first_inputs)
+        cfg = pipeline_config(files, workdir, batches, args.threads, args.device, shape)
+    same = torch.equal(streams[:, : shape.bptt], data.first_inputs)
     log(f"plain loop's first batch equals the pipeline loader's: {'yes' if same else 'NO'}")
 
     log("warm-up: one untimed pipeline call (MLflow store, imports) ...")
     start = time.perf_counter()
-    run_pipeline(
-        pipeline_config(files, workdir, args.warmup + 5, args.threads, args.device), workdir, 1
-    )
+    warm = pipeline_config(files, workdir, args.warmup + 5, args.threads, args.device, shape)
+    run_pipeline(warm, workdir, 1)
     log(f"  done in {time.perf_counter() - start:.1f} s")
 
     timed = batches - args.warmup
     log(
-        f"LM rounds: {args.rounds} x (A then B), {timed} timed batches of {BATCH}x{BPTT} "
-        f"tokens after {args.warmup} warm-up batches"
+        f"LM rounds: {args.rounds} x (A then B), {timed} timed batches of "
+        f"{shape.batch}x{shape.bptt} tokens after {args.warmup} warm-up batches"
     )
     pipeline_rates: list[float] = []
     plain_rates: list[float] = []
     overhead: list[float] = []
+    memory: list[float | None] = [None, None]
     for round_index in range(1, args.rounds + 1):
+        peak_memory()  # resets the peak
         start = time.perf_counter()
         timer = run_pipeline(cfg, workdir, args.warmup)
+        memory[0] = peak_memory()
         call_seconds = time.perf_counter() - start
         pipeline_rates.append(timer.tokens_per_second())
         overhead.append(call_seconds - (timer.seconds()))
-        plain = run_plain(streams, data.initial_weights, batches, args.warmup, args.device)
+        plain = run_plain(streams, data.initial_weights, batches, args.warmup, args.device, shape)
+        memory[1] = peak_memory()
         plain_rates.append(plain.tokens_per_second())
         if timer.batches != plain.batches:
             log(f"  warning: A timed {timer.batches} batches, B {plain.batches}")
@@ -363,11 +406,10 @@ def lm_comparison(args: argparse.Namespace, workdir: Path) -> list[str]:
     ratio = median(pipeline_rates) / median(plain_rates)
     log(f"median A {median(pipeline_rates):.0f} tok/s, median B {median(plain_rates):.0f} tok/s")
     log(f"ratio median(A)/median(B) = {ratio:.3f}; {verdict(ratio, LM_TARGET)}")
-    return [
+    lines = [
         f"data: {source}; {ids.numel()} train tokens, vocabulary {vocab}",
-        f"LM training, 2x{HIDDEN} LSTM, emb {EMBEDDING}, batch {BATCH}, bptt {BPTT}, SGD lr "
-        f"{LR:g}, clip {CLIP}, dropout 0, fp32 on {args.device}; {args.rounds} rounds "
-        "alternating A/B, "
+        f"LM training, {shape.describe()}, SGD lr {LR:g}, clip {CLIP}, dropout 0 on "
+        f"{args.device}; {args.rounds} rounds alternating A/B, "
         f"{timed} timed batches each after {args.warmup} warm-up",
         f"  A pipeline train() tok/s: {figures(pipeline_rates, '.0f')}; "
         f"median {median(pipeline_rates):.0f}",
@@ -379,6 +421,38 @@ def lm_comparison(args: argparse.Namespace, workdir: Path) -> list[str]:
         f"  (untimed cost of each train() call beyond the timed batches: "
         f"{median(overhead):.1f} s median, val/test capped at 1 batch)",
     ]
+    return Comparison(shape, pipeline_rates, plain_rates, (memory[0], memory[1]), lines)
+
+
+GPU_TABLE = [
+    Shape(hidden, 2, batch, 35, precision)
+    for hidden in (650, 1500)
+    for batch in (64, 128)
+    for precision in PRECISIONS
+]
+"""Issue 15's GPU throughput table: sizes people train on GPUs, three numerics each."""
+
+
+def table_lines(results: list[Comparison]) -> list[str]:
+    """The --table summary as a Markdown table."""
+
+    def mib(value: float | None) -> str:
+        return "-" if value is None else f"{value:.0f}"
+
+    lines = [
+        "| model | batch | bptt | precision | pipeline tok/s | plain tok/s | ratio "
+        "| GPU MiB pipeline | GPU MiB plain |",
+        "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for result in results:
+        shape = result.shape
+        lines.append(
+            f"| {shape.layers}x{shape.hidden} LSTM | {shape.batch} | {shape.bptt} | "
+            f"{shape.precision} | {median(result.pipeline_rates):.0f} | "
+            f"{median(result.plain_rates):.0f} | {result.ratio():.3f} | "
+            f"{mib(result.memory[0])} | {mib(result.memory[1])} |"
+        )
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -391,7 +465,11 @@ def main(argv: list[str] | None = None) -> int:
         workdir = (args.workdir or Path(scratch) / "work").expanduser().resolve()
         workdir.mkdir(parents=True, exist_ok=True)
         log(f"workdir: {workdir}")
-        lines = lm_comparison(args, workdir)
+        if args.table:
+            lines = table_lines([lm_comparison(args, workdir, shape) for shape in GPU_TABLE])
+        else:
+            shape = Shape(args.hidden, args.layers, args.batch, args.bptt, args.precision)
+            lines = lm_comparison(args, workdir, shape).lines
     total = time.perf_counter() - begin
     summary("lm_throughput", [machine(args.threads)], load_before, lines)
     log(f"total benchmark time: {total:.0f} s (after imports)")
