@@ -1,0 +1,110 @@
+"""Images as tensors: read with Pillow, converted to RGB, resized to the encoder's size.
+
+Pixels stay uint8, (N, 3, S, S): the task decodes a split once and caches the tensor (an
+``Encoded`` of ``pipeline.preparation.prepare_cached``, a quarter of float32's size), and
+:func:`normalise` turns each batch into the encoder's input on its device. A missing or corrupt
+image raises :class:`ImageError` naming the file and where the data named it, or, with
+``task.skip_bad_images``, is skipped and counted.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from torch import Tensor
+
+from pipeline.errors import DataError
+from plugins.tasks.captioning.readers import Captioned, ImageSource
+
+__all__ = ["Decoded", "ImageError", "decode_images", "normalise", "read_image"]
+
+log = logging.getLogger(__name__)
+SKIP_HINT = "or set task.skip_bad_images=true to skip such images"
+
+
+class ImageError(DataError):
+    """An image is missing or does not decode; ``problem`` says which and why, without the
+    fix (the line a skipped image gets)."""
+
+    def __init__(self, problem: str, fix: str) -> None:
+        super().__init__(f"{problem}; {fix}")
+        self.problem = problem
+
+
+@dataclass
+class Decoded:
+    """The images of one split that decoded, and what became of the others."""
+
+    pixels: Tensor
+    """(N, 3, S, S) uint8: the decoded images, in the examples' order."""
+    kept: list[int]
+    """Index in the examples of each decoded image (all of them unless some were skipped)."""
+    skipped: list[str] = field(default_factory=list)
+    """One message per skipped image: which file and why."""
+
+
+def read_image(source: ImageSource, size: int, where: str = "image") -> Tensor:
+    """One image as (3, size, size) uint8 RGB; ``where`` starts the :class:`ImageError`."""
+    described = "image bytes" if isinstance(source, bytes) else f"image {str(source)!r}"
+    if isinstance(source, Path) and not source.is_file():
+        missing = "is not a file" if source.exists() else "does not exist"
+        raise ImageError(
+            f"{where}: {described} {missing}",
+            f"check task.image_root (image paths are read relative to it) and the file name, "
+            f"{SKIP_HINT}",
+        )
+    try:
+        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
+            image.draft("RGB", (size, size))  # JPEG: decode at a reduced scale, much faster
+            rgb = image.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
+    except (UnidentifiedImageError, OSError, ValueError) as error:
+        raise ImageError(
+            f"{where}: {described} does not decode ({type(error).__name__}: {error})",
+            f"replace or remove it, {SKIP_HINT}",
+        ) from error
+    return torch.from_numpy(np.asarray(rgb).copy()).permute(2, 0, 1)  # (H, W, 3) -> (3, H, W)
+
+
+def decode_images(examples: Sequence[Captioned], size: int, skip_bad: bool = False) -> Decoded:
+    """Every example's image as (N, 3, size, size) uint8; with ``skip_bad`` a missing or
+    corrupt image is left out (``kept``/``skipped`` say which) and a warning logs the count."""
+    pixels = torch.empty((len(examples), 3, size, size), dtype=torch.uint8)
+    kept: list[int] = []
+    skipped: list[str] = []
+    for index, example in enumerate(examples):
+        try:
+            pixels[len(kept)] = read_image(example.image, size, example.where)
+        except ImageError as error:
+            if not skip_bad:
+                raise
+            skipped.append(error.problem)
+            continue
+        kept.append(index)
+    if skipped:
+        log.warning(
+            "skipped %d of %d images (task.skip_bad_images), e.g. %s",
+            len(skipped),
+            len(examples),
+            skipped[0],
+        )
+    if examples and not kept:
+        raise ImageError(
+            f"none of the {len(examples)} images decoded (first: {skipped[0]})",
+            "check task.image_root and the data's image paths",
+        )
+    return Decoded(pixels[: len(kept)].clone() if skipped else pixels, kept, skipped)
+
+
+def normalise(pixels: Tensor, mean: Sequence[float], std: Sequence[float]) -> Tensor:
+    """uint8 (B, 3, S, S) -> float (B, 3, S, S): ``(pixels / 255 - mean) / std`` per channel."""
+    shape = (1, 3, 1, 1)
+    mean_t = torch.tensor(mean, dtype=torch.float32, device=pixels.device).view(shape)
+    std_t = torch.tensor(std, dtype=torch.float32, device=pixels.device).view(shape)
+    return (pixels.float() / 255.0 - mean_t) / std_t
