@@ -133,3 +133,15 @@ def test_command_line_writes_the_data_set(
     assert "train:" in capsys.readouterr().out
     assert len((tmp_path / "train.jsonl").read_text(encoding="utf-8").splitlines()) == 4
     assert len(list((tmp_path / "images" / "test").glob("*.png"))) == 2
+
+
+def test_shipped_data_set_is_the_generators_output() -> None:
+    """data/shapes is `python -m plugins.tasks.captioning.shapes data/shapes` (the defaults)."""
+    shipped = Path(__file__).parents[2] / "data" / "shapes"
+    for split, count, seed in (("train", 3000, 0), ("validation", 300, 1), ("test", 300, 2)):
+        lines = (shipped / f"{split}.jsonl").read_text(encoding="utf-8").splitlines()
+        scenes = generate_scenes(count, seed, test=split == "test")
+        assert [json.loads(line)["caption"] for line in lines] == [captions(s) for s in scenes]
+        row = json.loads(lines[-1])
+        with Image.open(shipped / row["image"]) as picture:
+            assert np.array_equal(np.asarray(picture), np.asarray(render(scenes[-1], 64)))
