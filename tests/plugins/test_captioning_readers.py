@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
+import yaml
 
 from pipeline.config import DataConfig
 from pipeline.data import Splits
 from pipeline.errors import DataError
+from plugins.tasks.captioning.images import decode_images
 from plugins.tasks.captioning.readers import (
     CaptionDataOptions,
     Captioned,
@@ -19,6 +22,9 @@ from plugins.tasks.captioning.readers import (
     load_caption_splits,
 )
 from plugins.tasks.captioning.shapes import write_flickr8k_fake, write_shapes
+
+ROOT = Path(__file__).resolve().parents[2]
+SHARED_FLICKR = "../shared/data/flickr8k"
 
 
 @pytest.fixture(scope="module")
@@ -233,3 +239,27 @@ def test_data_identity_changes_with_the_images(tmp_path: Path) -> None:
     assert data_identity(CaptionDataOptions(caption_columns=["x"])) != data_identity(
         CaptionDataOptions()
     )
+
+
+def test_flickr8k_config_reads_a_fake_in_the_flickr8k_layout(tmp_path: Path) -> None:
+    """conf/experiment/flickr8k.yaml's data keys, pointed at a 20-image fake of Flickr8k."""
+    config = yaml.safe_load((ROOT / "conf" / "experiment" / "flickr8k.yaml").read_text("utf-8"))
+    write_flickr8k_fake(tmp_path / "flickr8k", n_images=20)
+
+    def local(section: dict[str, object], keys: set[str]) -> dict[str, object]:
+        return {
+            key: value.replace(SHARED_FLICKR, str(tmp_path / "flickr8k"))
+            if isinstance(value, str)
+            else value
+            for key, value in section.items()
+            if key in keys
+        }
+
+    options = CaptionDataOptions(
+        **local(config["task"], {f.name for f in fields(CaptionDataOptions)})
+    )
+    data = DataConfig(**local(config["data"], {"train", "validation", "test"}))
+    splits = load_caption_splits(data, seed=0, options=options)
+    assert [len(splits.examples[s]) for s in ("train", "validation", "test")] == [12, 4, 4]
+    decoded = decode_images(splits.examples["train"], 32, options.skip_bad_images)
+    assert decoded.pixels.shape == (12, 3, 32, 32) and decoded.skipped == []
