@@ -57,6 +57,8 @@ def test_decode_a_split_of_the_shapes_set(tmp_path: Path) -> None:
     for index in (0, 4):
         assert torch.equal(decoded.pixels[index], read_image(examples[index].image, 32))
     assert decoded.pixels.float().std() > 10  # pictures, not blank
+    threaded = decode_images(examples, 32, workers=3)
+    assert torch.equal(threaded.pixels, decoded.pixels) and threaded.kept == decoded.kept
 
 
 def test_missing_image_names_the_file_and_the_keys(tmp_path: Path) -> None:
@@ -68,6 +70,17 @@ def test_missing_image_names_the_file_and_the_keys(tmp_path: Path) -> None:
     assert message.startswith("data.train: file 'c.csv', image 'gone.png': image ")
     assert str(missing) in message and "does not exist" in message
     assert "task.image_root" in message and "task.skip_bad_images=true" in message
+
+
+def test_an_image_a_user_gives_gets_a_fix_without_config_keys(tmp_path: Path) -> None:
+    with pytest.raises(
+        ImageError, match=r"^image argument: image .*nope.png' does not exist; give"
+    ):
+        read_image(tmp_path / "nope.png", 8, "image argument", from_data=False)
+    (tmp_path / "text.png").write_text("hello", encoding="utf-8")
+    with pytest.raises(ImageError) as error:
+        read_image(tmp_path / "text.png", 8, "image argument", from_data=False)
+    assert "does not decode" in str(error.value) and "task." not in str(error.value)
 
 
 def test_corrupt_image_names_the_file(tmp_path: Path) -> None:

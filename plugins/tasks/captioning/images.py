@@ -12,7 +12,9 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -50,15 +52,21 @@ class Decoded:
     """One message per skipped image: which file and why."""
 
 
-def read_image(source: ImageSource, size: int, where: str = "image") -> Tensor:
-    """One image as (3, size, size) uint8 RGB; ``where`` starts the :class:`ImageError`."""
+def read_image(
+    source: ImageSource, size: int, where: str = "image", from_data: bool = True
+) -> Tensor:
+    """One image as (3, size, size) uint8 RGB; ``where`` starts the :class:`ImageError`.
+
+    ``from_data``: the data named the image (the fix names ``task.image_root`` and
+    ``task.skip_bad_images``); else a user gave it directly (``pipeline predict``).
+    """
     described = "image bytes" if isinstance(source, bytes) else f"image {str(source)!r}"
     if isinstance(source, Path) and not source.is_file():
         missing = "is not a file" if source.exists() else "does not exist"
+        fix = "check task.image_root (image paths are read relative to it) and the file name, "
         raise ImageError(
             f"{where}: {described} {missing}",
-            f"check task.image_root (image paths are read relative to it) and the file name, "
-            f"{SKIP_HINT}",
+            fix + SKIP_HINT if from_data else "give the path of an image file",
         )
     try:
         with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
@@ -67,39 +75,55 @@ def read_image(source: ImageSource, size: int, where: str = "image") -> Tensor:
     except (UnidentifiedImageError, OSError, ValueError) as error:
         raise ImageError(
             f"{where}: {described} does not decode ({type(error).__name__}: {error})",
-            f"replace or remove it, {SKIP_HINT}",
+            f"replace or remove it, {SKIP_HINT}" if from_data else "give a PNG, JPEG, ... file",
         ) from error
     return torch.from_numpy(np.asarray(rgb).copy()).permute(2, 0, 1)  # (H, W, 3) -> (3, H, W)
 
 
-def decode_images(examples: Sequence[Captioned], size: int, skip_bad: bool = False) -> Decoded:
-    """Every example's image as (N, 3, size, size) uint8; with ``skip_bad`` a missing or
-    corrupt image is left out (``kept``/``skipped`` say which) and a warning logs the count."""
+def decode_images(
+    examples: Sequence[Captioned], size: int, skip_bad: bool = False, workers: int = 1
+) -> Decoded:
+    """Every example's image as (N, 3, size, size) uint8, decoded by ``workers`` threads
+    (Pillow decodes without holding the GIL); with ``skip_bad`` a missing or corrupt image is
+    left out (``kept``/``skipped`` say which) and a warning logs the count."""
     pixels = torch.empty((len(examples), 3, size, size), dtype=torch.uint8)
     kept: list[int] = []
     skipped: list[str] = []
-    for index, example in enumerate(examples):
-        try:
-            pixels[len(kept)] = read_image(example.image, size, example.where)
-        except ImageError as error:
-            if not skip_bad:
-                raise
-            skipped.append(error.problem)
-            continue
-        kept.append(index)
-    if skipped:
-        log.warning(
-            "skipped %d of %d images (task.skip_bad_images), e.g. %s",
-            len(skipped),
-            len(examples),
-            skipped[0],
-        )
-    if examples and not kept:
+    pool = ThreadPoolExecutor(max(1, workers))
+    try:
+        for index, result in enumerate(pool.map(partial(_attempt, size=size), examples)):
+            if isinstance(result, ImageError):
+                if not skip_bad:
+                    raise result
+                skipped.append(result.problem)
+            else:
+                pixels[len(kept)] = result
+                kept.append(index)
+    finally:
+        pool.shutdown(cancel_futures=True)  # an error stops the decoding of the rest
+    _report_skipped(skipped, len(examples))
+    return Decoded(pixels[: len(kept)].clone() if skipped else pixels, kept, skipped)
+
+
+def _attempt(example: Captioned, size: int) -> Tensor | ImageError:
+    try:
+        return read_image(example.image, size, example.where)
+    except ImageError as error:
+        return error
+
+
+def _report_skipped(skipped: list[str], total: int) -> None:
+    """Log how many images were skipped; none decoded at all is an error."""
+    if not skipped:
+        return
+    if len(skipped) == total:
         raise ImageError(
-            f"none of the {len(examples)} images decoded (first: {skipped[0]})",
+            f"none of the {total} images decoded (first: {skipped[0]})",
             "check task.image_root and the data's image paths",
         )
-    return Decoded(pixels[: len(kept)].clone() if skipped else pixels, kept, skipped)
+    log.warning(
+        "skipped %d of %d images (task.skip_bad_images), e.g. %s", len(skipped), total, skipped[0]
+    )
 
 
 def normalise(pixels: Tensor, mean: Sequence[float], std: Sequence[float]) -> Tensor:
