@@ -6,6 +6,7 @@ import csv
 import json
 from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -34,7 +35,7 @@ def shapes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return write_shapes(folder, n_train=8, n_validation=3, n_test=4, seed=5, size=24)
 
 
-def rows(path: Path) -> list[dict[str, object]]:
+def rows(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
@@ -246,7 +247,7 @@ def test_flickr8k_config_reads_a_fake_in_the_flickr8k_layout(tmp_path: Path) -> 
     config = yaml.safe_load((ROOT / "conf" / "experiment" / "flickr8k.yaml").read_text("utf-8"))
     write_flickr8k_fake(tmp_path / "flickr8k", n_images=20)
 
-    def local(section: dict[str, object], keys: set[str]) -> dict[str, object]:
+    def local(section: dict[str, Any], keys: set[str]) -> dict[str, Any]:
         return {
             key: value.replace(SHARED_FLICKR, str(tmp_path / "flickr8k"))
             if isinstance(value, str)
