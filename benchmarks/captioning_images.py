@@ -6,7 +6,7 @@ Usage::
                                            [--workers 1] [--repeats 3] [--threads 1]
 
 Reads the captions file (``--layout``, default by suffix), decodes every image to a uint8
-(N, 3, S, S) tensor with ``decode_images`` (best of ``--repeats``), saves it with ``torch.save``
+(N, 3, S, S) tensor with ``load_split`` (best of ``--repeats``), saves it with ``torch.save``
 as the task's cache build does, and loads it back with ``torch.load`` and with
 ``torch.load(mmap=True)``, each followed by a read of every memory page, as an epoch reads them
 (best of ``--repeats`` each). Prints the times, milliseconds per
@@ -27,8 +27,8 @@ from typing import Any
 
 import torch
 
-from plugins.tasks.captioning.images import decode_images
-from plugins.tasks.captioning.readers import CaptionDataOptions, file_captions
+from plugins.tasks.captioning.images import load_split
+from plugins.tasks.captioning.readers import CaptionReadOptions, file_captions
 
 
 def best_of(repeats: int, run: Callable[[], Any]) -> tuple[float, Any]:
@@ -58,17 +58,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    options = CaptionDataOptions(layout=args.layout, image_root=args.image_root)
+    options = CaptionReadOptions(layout=args.layout, image_root=args.image_root)
     examples = file_captions(args.data, "--data", options)
     n = len(examples)
     decode, decoded = best_of(
-        args.repeats, lambda: decode_images(examples, args.size, workers=args.workers)
+        args.repeats, lambda: load_split(examples, args.size, options, "--data", args.workers)
     )
     print(f"{n} images from {args.data}, {args.size} px, {args.workers} decoding thread(s)")
     print(f"decode (Pillow):         {decode:8.3f} s  {decode / n * 1e3:7.3f} ms/image")
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "train.pt"
-        torch.save({"images": decoded.pixels}, path)
+        torch.save({"images": decoded.images}, path)
         print(f"cached tensor file:      {path.stat().st_size / 1e6:8.1f} MB (uint8)")
         for mmap in (False, True):
             load, _ = best_of(args.repeats, partial(load_and_read, path, mmap))

@@ -12,13 +12,21 @@ import torch
 from PIL import Image
 
 from pipeline.errors import UserError
-from plugins.tasks.captioning.images import ImageError, decode_images, normalise, read_image
-from plugins.tasks.captioning.readers import CaptionDataOptions, Captioned, file_captions
+from plugins.tasks.captioning.images import (
+    ImageError,
+    load_files,
+    load_split,
+    normalise,
+    read_image,
+)
+from plugins.tasks.captioning.readers import CaptionedImage, CaptionReadOptions, file_captions
 from plugins.tasks.captioning.shapes import write_flickr8k_fake, write_shapes
 
 
-def example(image: Path | bytes, name: str = "x.png") -> Captioned:
-    return Captioned(image, ("un círculo rojo",), name, f"data.train: file 'c.csv', image {name!r}")
+def example(image: Path | bytes, name: str = "x.png") -> CaptionedImage:
+    return CaptionedImage(
+        image, ("un círculo rojo",), name, f"data.train: file 'c.csv', image {name!r}"
+    )
 
 
 def test_png_is_read_as_rgb_uint8_at_the_asked_size(tmp_path: Path) -> None:
@@ -50,26 +58,36 @@ def test_bytes_and_jpeg_sources(tmp_path: Path) -> None:
 
 def test_decode_a_split_of_the_shapes_set(tmp_path: Path) -> None:
     paths = write_shapes(tmp_path, n_train=5, n_validation=1, n_test=1, seed=0, size=32)
-    examples = file_captions(paths["train"], "data.train", CaptionDataOptions())
-    decoded = decode_images(examples, 32)
-    assert decoded.pixels.shape == (5, 3, 32, 32) and decoded.pixels.dtype == torch.uint8
-    assert decoded.kept == [0, 1, 2, 3, 4] and decoded.skipped == []
+    examples = file_captions(paths["train"], "data.train", CaptionReadOptions())
+    loaded = load_split(examples, 32, CaptionReadOptions(), "data.train", workers=1)
+    assert loaded.images.shape == (5, 3, 32, 32) and loaded.images.dtype == torch.uint8
+    assert loaded.examples == examples and loaded.skipped == 0
     for index in (0, 4):
-        assert torch.equal(decoded.pixels[index], read_image(examples[index].image, 32))
-    assert decoded.pixels.float().std() > 10  # pictures, not blank
-    threaded = decode_images(examples, 32, workers=3)
-    assert torch.equal(threaded.pixels, decoded.pixels) and threaded.kept == decoded.kept
+        assert torch.equal(loaded.images[index], read_image(examples[index].image, 32))
+    assert loaded.images.float().std() > 10  # pictures, not blank
+    threaded = load_split(examples, 32, CaptionReadOptions(), "data.train", workers=3)
+    assert torch.equal(threaded.images, loaded.images) and threaded.examples == examples
 
 
 def test_missing_image_names_the_file_and_the_keys(tmp_path: Path) -> None:
     missing = tmp_path / "gone.png"
     with pytest.raises(ImageError) as error:
-        decode_images([example(missing, "gone.png")], 8)
+        load_split([example(missing, "gone.png")], 8, CaptionReadOptions(), "data.train")
     message = str(error.value)
     assert isinstance(error.value, UserError)
     assert message.startswith("data.train: file 'c.csv', image 'gone.png': image ")
     assert str(missing) in message and "does not exist" in message
     assert "task.image_root" in message and "task.skip_bad_images=true" in message
+
+
+def test_files_a_user_names_for_predict(tmp_path: Path) -> None:
+    for name, colour in (("a.png", (255, 0, 0)), ("b.jpg", (0, 255, 0))):
+        Image.new("RGB", (30, 20), colour).save(tmp_path / name)
+    pictures = load_files([str(tmp_path / "a.png"), tmp_path / "b.jpg"], 16)
+    assert pictures.shape == (2, 3, 16, 16) and pictures.dtype == torch.uint8
+    assert pictures[0, 0].float().mean() > 240 and pictures[1, 1].float().mean() > 240
+    with pytest.raises(ImageError, match=r"^pipeline predict: image .*c.png' does not exist; give"):
+        load_files([tmp_path / "a.png", tmp_path / "c.png"], 16)
 
 
 def test_an_image_a_user_gives_gets_a_fix_without_config_keys(tmp_path: Path) -> None:
@@ -106,13 +124,15 @@ def test_bad_images_are_skipped_and_counted_when_asked(
         example(tmp_path / "good.png", "good.png"),
         example(tmp_path / "none.png", "none.png"),
     ]
+    skip = CaptionReadOptions(skip_bad_images=True)
     with caplog.at_level(logging.WARNING):
-        decoded = decode_images(examples, 4, skip_bad=True)
-    assert decoded.kept == [1] and decoded.pixels.shape == (1, 3, 4, 4)
-    assert len(decoded.skipped) == 2 and "bad.png" in decoded.skipped[0]
-    assert "skipped 2 of 3 images" in caplog.text
-    with pytest.raises(ImageError, match="none of the 2 images decoded"):
-        decode_images([examples[0], examples[2]], 4, skip_bad=True)
+        loaded = load_split(examples, 4, skip, "data.validation")
+    assert loaded.examples == [examples[1]] and loaded.images.shape == (1, 3, 4, 4)
+    assert loaded.skipped == 2
+    assert "data.validation: skipped 2 of 3 images (task.skip_bad_images=true)" in caplog.text
+    assert "bad.png" in caplog.text
+    with pytest.raises(ImageError, match="data.test: none of the 2 images decoded"):
+        load_split([examples[0], examples[2]], 4, skip, "data.test")
 
 
 def test_normalise_per_channel() -> None:

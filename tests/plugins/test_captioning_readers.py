@@ -14,13 +14,14 @@ import yaml
 from pipeline.config import DataConfig
 from pipeline.data import Splits
 from pipeline.errors import DataError
-from plugins.tasks.captioning.images import decode_images
+from plugins.tasks.captioning.images import load_split
 from plugins.tasks.captioning.readers import (
-    CaptionDataOptions,
-    Captioned,
-    data_identity,
+    CaptionedImage,
+    CaptionReadOptions,
+    cache_key,
     file_captions,
-    load_caption_splits,
+    option_problems,
+    read_caption_splits,
 )
 from plugins.tasks.captioning.shapes import write_flickr8k_fake, write_shapes
 
@@ -39,12 +40,12 @@ def rows(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
-def by_name(examples: list[Captioned]) -> dict[str, tuple[str, ...]]:
+def by_name(examples: list[CaptionedImage]) -> dict[str, tuple[str, ...]]:
     return {example.name: example.captions for example in examples}
 
 
 def test_jsonl_keeps_every_reference_and_resolves_paths(shapes: dict[str, Path]) -> None:
-    examples = file_captions(shapes["test"], "data.test", CaptionDataOptions())
+    examples = file_captions(shapes["test"], "data.test", CaptionReadOptions())
     expected = rows(shapes["test"])
     assert [e.name for e in examples] == [row["image"] for row in expected]
     assert [list(e.captions) for e in examples] == [row["caption"] for row in expected]
@@ -59,7 +60,7 @@ def test_csv_rows_of_one_image_are_grouped(tmp_path: Path, shapes: dict[str, Pat
         writer.writerow(["image", "caption"])  # Kaggle's Flickr8k captions.txt: a row a caption
         for row in rows(shapes["train"]):
             writer.writerows([[row["image"], caption] for caption in row["caption"]])
-    options = CaptionDataOptions(image_root=str(shapes["train"].parent))
+    options = CaptionReadOptions(image_root=str(shapes["train"].parent))
     examples = file_captions(path, "data.train", options)
     assert by_name(examples) == {r["image"]: tuple(r["caption"]) for r in rows(shapes["train"])}
     assert all(e.image == shapes["train"].parent / e.name for e in examples)
@@ -68,7 +69,7 @@ def test_csv_rows_of_one_image_are_grouped(tmp_path: Path, shapes: dict[str, Pat
 def test_tsv_with_several_caption_columns(tmp_path: Path) -> None:
     path = tmp_path / "captions.tsv"
     path.write_text("file\tc1\tc2\na.png\tuno  dos\t\nb.png\ttres\tcuatro\n", encoding="utf-8")
-    options = CaptionDataOptions(image_column="file", caption_columns=["c1", "c2"])
+    options = CaptionReadOptions(image_column="file", caption_columns=["c1", "c2"])
     examples = file_captions(path, "data.train", options)
     assert by_name(examples) == {"a.png": ("uno dos",), "b.png": ("tres", "cuatro")}
     assert examples[0].image == tmp_path / "a.png"
@@ -89,7 +90,7 @@ def test_coco_groups_annotations_by_image(tmp_path: Path) -> None:
     }
     path = tmp_path / "captions_train2014.json"
     path.write_text(json.dumps(coco), encoding="utf-8")
-    options = CaptionDataOptions(image_root=str(tmp_path / "train2014"))
+    options = CaptionReadOptions(image_root=str(tmp_path / "train2014"))
     examples = file_captions(path, "data.train", options)
     assert by_name(examples) == {
         "COCO_7.jpg": ("A dog.",),
@@ -100,13 +101,13 @@ def test_coco_groups_annotations_by_image(tmp_path: Path) -> None:
 
 def test_flickr8k_split_lists_with_the_token_file(tmp_path: Path) -> None:
     paths = write_flickr8k_fake(tmp_path / "flickr", n_images=20)
-    options = CaptionDataOptions(
+    options = CaptionReadOptions(
         captions_file=str(paths["captions"]), image_root=str(paths["images"])
     )
     data = DataConfig(
         train=str(paths["train"]), validation=str(paths["validation"]), test=str(paths["test"])
     )
-    splits = load_caption_splits(data, seed=0, options=options)
+    splits = read_caption_splits(data, options, seed=0)
     assert [len(splits.examples[s]) for s in ("train", "validation", "test")] == [12, 4, 4]
     assert splits.carved == []
     first = splits.examples["test"][0]
@@ -119,15 +120,15 @@ def test_flickr8k_split_lists_with_the_token_file(tmp_path: Path) -> None:
 
 def test_flickr_token_file_alone_is_carved_with_the_seed(tmp_path: Path) -> None:
     paths = write_flickr8k_fake(tmp_path / "flickr", n_images=20)
-    options = CaptionDataOptions(image_root=str(paths["images"]))
+    options = CaptionReadOptions(image_root=str(paths["images"]))
     data = DataConfig(train=str(paths["captions"]), validation_fraction=0.2, test_fraction=0.1)
-    splits = load_caption_splits(data, seed=3, options=options)
+    splits = read_caption_splits(data, options, seed=3)
     assert [len(splits.examples[s]) for s in ("train", "validation", "test")] == [14, 4, 2]
     assert splits.carved == ["validation", "test"]
-    again = load_caption_splits(data, seed=3, options=options)
-    other = load_caption_splits(data, seed=4, options=options)
+    again = read_caption_splits(data, options, seed=3)
+    other = read_caption_splits(data, options, seed=4)
 
-    def names(s: Splits[Captioned]) -> list[list[str]]:
+    def names(s: Splits[CaptionedImage]) -> list[list[str]]:
         return [[e.name for e in s.examples[split]] for split in ("validation", "test")]
 
     assert names(splits) == names(again) != names(other)
@@ -135,7 +136,7 @@ def test_flickr_token_file_alone_is_carved_with_the_seed(tmp_path: Path) -> None
 
 def test_missing_splits_of_jsonl_are_carved(shapes: dict[str, Path]) -> None:
     data = DataConfig(train=str(shapes["train"]), validation_fraction=0.25, test_fraction=0.25)
-    splits = load_caption_splits(data, seed=0, options=CaptionDataOptions())
+    splits = read_caption_splits(data, CaptionReadOptions(), seed=0)
     assert [len(splits.examples[s]) for s in ("train", "validation", "test")] == [4, 2, 2]
     assert splits.carved == ["validation", "test"]
 
@@ -152,8 +153,8 @@ def test_dataset_with_an_image_feature_and_a_list_column(
     dataset = datasets.Dataset.from_dict(table).cast_column("picture", datasets.Image())
     saved = tmp_path / "saved"
     datasets.DatasetDict({"train": dataset, "test": dataset.select(range(3))}).save_to_disk(saved)
-    options = CaptionDataOptions(image_column="picture", caption_columns=["refs"])
-    splits = load_caption_splits(DataConfig(name=str(saved)), seed=0, options=options)
+    options = CaptionReadOptions(image_column="picture", caption_columns=["refs"])
+    splits = read_caption_splits(DataConfig(name=str(saved)), options, seed=0)
     assert len(splits.examples["test"]) == 3 and splits.carved == ["validation"]
     first = splits.examples["test"][0]
     assert isinstance(first.image, bytes) and first.image[:4] == b"\x89PNG"
@@ -172,10 +173,10 @@ def test_dataset_with_path_strings_reads_them_under_image_root(
     }
     saved = tmp_path / "paths"
     datasets.Dataset.from_dict(table).save_to_disk(saved)
-    options = CaptionDataOptions(
+    options = CaptionReadOptions(
         caption_columns=["caption", "caption2"], image_root=str(shapes["test"].parent)
     )
-    splits = load_caption_splits(DataConfig(name=str(saved)), seed=0, options=options)
+    splits = read_caption_splits(DataConfig(name=str(saved)), options, seed=0)
     example = splits.examples["train"][0]
     assert example.image.is_file() and len(example.captions) == 2  # type: ignore[union-attr]
 
@@ -200,7 +201,7 @@ def test_bad_files_name_the_file_line_and_key(
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
     with pytest.raises(DataError, match=message) as error:
-        file_captions(path, "data.train", CaptionDataOptions(**options))  # type: ignore[arg-type]
+        file_captions(path, "data.train", CaptionReadOptions(**options))  # type: ignore[arg-type]
     assert str(error.value).startswith("data.") and (
         str(path) in str(error.value) or "task.layout" in str(error.value)
     )
@@ -209,7 +210,7 @@ def test_bad_files_name_the_file_line_and_key(
 def test_split_list_naming_an_unknown_image(tmp_path: Path) -> None:
     paths = write_flickr8k_fake(tmp_path, n_images=5)
     paths["test"].write_text("missing.jpg\n", encoding="utf-8")
-    options = CaptionDataOptions(captions_file=str(paths["captions"]))
+    options = CaptionReadOptions(captions_file=str(paths["captions"]))
     with pytest.raises(DataError, match=r"data.test: file .*line 1: image 'missing.jpg' has no"):
         file_captions(paths["test"], "data.test", options)
 
@@ -217,29 +218,31 @@ def test_split_list_naming_an_unknown_image(tmp_path: Path) -> None:
 def test_missing_token_file_names_task_captions_file(tmp_path: Path) -> None:
     listed = tmp_path / "train.txt"
     listed.write_text("a.jpg\n", encoding="utf-8")
-    options = CaptionDataOptions(captions_file=str(tmp_path / "nope.token.txt"))
+    options = CaptionReadOptions(captions_file=str(tmp_path / "nope.token.txt"))
     with pytest.raises(DataError, match="task.captions_file: file .*nope.token.txt.* does not"):
         file_captions(listed, "data.train", options)
 
 
 def test_option_problems() -> None:
-    assert CaptionDataOptions().data_problems() == []
-    assert "task.caption_columns" in CaptionDataOptions(caption_columns=[]).data_problems()[0]
-    wrong = CaptionDataOptions(layout="coco", captions_file="x.txt").data_problems()
-    assert "task.captions_file" in wrong[0]
+    files, dataset = DataConfig(train="t.txt"), DataConfig(name="some/dataset")
+    assert option_problems(CaptionReadOptions(), files) == []
+    empty = option_problems(CaptionReadOptions(caption_columns=[]), files)
+    assert len(empty) == 1 and empty[0].startswith("task.caption_columns: expected a non-empty")
+    coco = option_problems(CaptionReadOptions(layout="coco", captions_file="x.txt"), files)
+    assert len(coco) == 1 and coco[0].startswith("task.captions_file: only the flickr layout")
+    both = option_problems(CaptionReadOptions(captions_file="x.txt"), dataset)
+    assert len(both) == 1 and "not with a dataset (data.name)" in both[0]
 
 
-def test_data_identity_changes_with_the_images(tmp_path: Path) -> None:
+def test_cache_key_changes_with_the_images(tmp_path: Path) -> None:
     (tmp_path / "img").mkdir()
     (tmp_path / "img" / "a.png").write_bytes(b"one")
-    options = CaptionDataOptions(image_root=str(tmp_path / "img"))
-    before = data_identity(options)
-    assert data_identity(options) == before
+    options = CaptionReadOptions(image_root=str(tmp_path / "img"))
+    before = cache_key(options)
+    assert cache_key(options) == before
     (tmp_path / "img" / "b.png").write_bytes(b"two")
-    assert data_identity(options) != before
-    assert data_identity(CaptionDataOptions(caption_columns=["x"])) != data_identity(
-        CaptionDataOptions()
-    )
+    assert cache_key(options) != before
+    assert cache_key(CaptionReadOptions(caption_columns=["x"])) != cache_key(CaptionReadOptions())
 
 
 def test_flickr8k_config_reads_a_fake_in_the_flickr8k_layout(tmp_path: Path) -> None:
@@ -256,11 +259,11 @@ def test_flickr8k_config_reads_a_fake_in_the_flickr8k_layout(tmp_path: Path) -> 
             if key in keys
         }
 
-    options = CaptionDataOptions(
-        **local(config["task"], {f.name for f in fields(CaptionDataOptions)})
+    options = CaptionReadOptions(
+        **local(config["task"], {f.name for f in fields(CaptionReadOptions)})
     )
     data = DataConfig(**local(config["data"], {"train", "validation", "test"}))
-    splits = load_caption_splits(data, seed=0, options=options)
+    splits = read_caption_splits(data, options, seed=0)
     assert [len(splits.examples[s]) for s in ("train", "validation", "test")] == [12, 4, 4]
-    decoded = decode_images(splits.examples["train"], 32, options.skip_bad_images)
-    assert decoded.pixels.shape == (12, 3, 32, 32) and decoded.skipped == []
+    loaded = load_split(splits.examples["train"], 32, options, "data.train")
+    assert loaded.images.shape == (12, 3, 32, 32) and loaded.skipped == 0

@@ -1,19 +1,21 @@
 """Images as tensors: read with Pillow, converted to RGB, resized to the encoder's size.
 
-Pixels stay uint8, (N, 3, S, S): the task decodes a split once and caches the tensor (an
-``Encoded`` of ``pipeline.preparation.prepare_cached``, a quarter of float32's size), and
-:func:`normalise` turns each batch into the encoder's input on its device. A missing or corrupt
+Pixels stay uint8, (N, 3, S, S): the task decodes a split once with :func:`load_split` and
+caches the tensor (an ``Encoded`` of ``pipeline.preparation.prepare_cached``, a quarter of
+float32's size); :func:`normalise` turns each batch into the encoder's input on its device, and
+:func:`load_files` reads the images a user gives to ``pipeline predict``. A missing or corrupt
 image raises :class:`ImageError` naming the file and where the data named it, or, with
-``task.skip_bad_images``, is skipped and counted.
+``task.skip_bad_images``, is skipped, counted and logged.
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -23,9 +25,16 @@ from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
 from pipeline.errors import DataError
-from plugins.tasks.captioning.readers import Captioned, ImageSource
+from plugins.tasks.captioning.readers import CaptionedImage, CaptionReadOptions, ImageSource
 
-__all__ = ["Decoded", "ImageError", "decode_images", "normalise", "read_image"]
+__all__ = [
+    "ImageError",
+    "LoadedSplit",
+    "load_files",
+    "load_split",
+    "normalise",
+    "read_image",
+]
 
 log = logging.getLogger(__name__)
 SKIP_HINT = "or set task.skip_bad_images=true to skip such images"
@@ -41,15 +50,15 @@ class ImageError(DataError):
 
 
 @dataclass
-class Decoded:
-    """The images of one split that decoded, and what became of the others."""
+class LoadedSplit:
+    """The images of one split that decoded, and how many did not."""
 
-    pixels: Tensor
-    """(N, 3, S, S) uint8: the decoded images, in the examples' order."""
-    kept: list[int]
-    """Index in the examples of each decoded image (all of them unless some were skipped)."""
-    skipped: list[str] = field(default_factory=list)
-    """One message per skipped image: which file and why."""
+    images: Tensor
+    """(N, 3, S, S) uint8, in the examples' order."""
+    examples: list[CaptionedImage]
+    """The N examples whose image decoded (all of them unless some were skipped)."""
+    skipped: int = 0
+    """How many images were skipped (``task.skip_bad_images``)."""
 
 
 def read_image(
@@ -80,50 +89,73 @@ def read_image(
     return torch.from_numpy(np.asarray(rgb).copy()).permute(2, 0, 1)  # (H, W, 3) -> (3, H, W)
 
 
-def decode_images(
-    examples: Sequence[Captioned], size: int, skip_bad: bool = False, workers: int = 1
-) -> Decoded:
+def load_split(
+    examples: Sequence[CaptionedImage],
+    size: int,
+    options: CaptionReadOptions,
+    key: str,
+    workers: int | None = None,
+) -> LoadedSplit:
     """Every example's image as (N, 3, size, size) uint8, decoded by ``workers`` threads
-    (Pillow decodes without holding the GIL); with ``skip_bad`` a missing or corrupt image is
-    left out (``kept``/``skipped`` say which) and a warning logs the count."""
+    (default: up to 4; Pillow decodes without holding the GIL). With
+    ``options.skip_bad_images`` a missing or corrupt image is left out and a warning names
+    ``key`` (``data.train``), the count and the first one; else it raises :class:`ImageError`."""
+    workers = workers or min(4, os.cpu_count() or 1)
     pixels = torch.empty((len(examples), 3, size, size), dtype=torch.uint8)
-    kept: list[int] = []
+    kept: list[CaptionedImage] = []
     skipped: list[str] = []
-    pool = ThreadPoolExecutor(max(1, workers))
+    pool = ThreadPoolExecutor(workers)
     try:
-        for index, result in enumerate(pool.map(partial(_attempt, size=size), examples)):
+        results = pool.map(partial(_attempt, size=size), examples)
+        for example, result in zip(examples, results, strict=True):
             if isinstance(result, ImageError):
-                if not skip_bad:
+                if not options.skip_bad_images:
                     raise result
                 skipped.append(result.problem)
             else:
                 pixels[len(kept)] = result
-                kept.append(index)
+                kept.append(example)
     finally:
         pool.shutdown(cancel_futures=True)  # an error stops the decoding of the rest
-    _report_skipped(skipped, len(examples))
-    return Decoded(pixels[: len(kept)].clone() if skipped else pixels, kept, skipped)
+    _report_skipped(skipped, len(examples), key)
+    return LoadedSplit(pixels[: len(kept)].clone() if skipped else pixels, kept, len(skipped))
 
 
-def _attempt(example: Captioned, size: int) -> Tensor | ImageError:
+def _attempt(example: CaptionedImage, size: int) -> Tensor | ImageError:
     try:
         return read_image(example.image, size, example.where)
     except ImageError as error:
         return error
 
 
-def _report_skipped(skipped: list[str], total: int) -> None:
+def _report_skipped(skipped: list[str], total: int, key: str) -> None:
     """Log how many images were skipped; none decoded at all is an error."""
     if not skipped:
         return
     if len(skipped) == total:
         raise ImageError(
-            f"none of the {total} images decoded (first: {skipped[0]})",
+            f"{key}: none of the {total} images decoded (first: {skipped[0]})",
             "check task.image_root and the data's image paths",
         )
     log.warning(
-        "skipped %d of %d images (task.skip_bad_images), e.g. %s", len(skipped), total, skipped[0]
+        "%s: skipped %d of %d images (task.skip_bad_images=true); the first: %s",
+        key,
+        len(skipped),
+        total,
+        skipped[0],
     )
+
+
+def load_files(paths: Sequence[str | Path], size: int) -> Tensor:
+    """Images a user names (``pipeline predict``) as (N, 3, size, size) uint8; a missing or
+    unreadable file raises :class:`ImageError` naming it."""
+    if not paths:
+        return torch.empty((0, 3, size, size), dtype=torch.uint8)
+    pictures = [
+        read_image(Path(path).expanduser(), size, "pipeline predict", from_data=False)
+        for path in paths
+    ]
+    return torch.stack(pictures)
 
 
 def normalise(pixels: Tensor, mean: Sequence[float], std: Sequence[float]) -> Tensor:

@@ -1,5 +1,5 @@
-"""Captioned images from the layouts people have: one :class:`Captioned` per image, with all of
-its reference captions (BLEU scores against every one of them).
+"""Captioned images from the layouts people have: one :class:`CaptionedImage` per image, with
+all of its reference captions (BLEU scores against every one of them).
 
 Layouts (``task.layout``; ``data.train``/``validation``/``test`` name the files, ``data.name`` a
 Hugging Face dataset):
@@ -38,13 +38,14 @@ from pipeline.textfiles import location, numbered_lines, read_text
 
 __all__ = [
     "LAYOUTS",
-    "CaptionDataOptions",
-    "Captioned",
+    "CaptionReadOptions",
+    "CaptionedImage",
     "ImageSource",
-    "data_identity",
+    "cache_key",
     "dataset_captions",
     "file_captions",
-    "load_caption_splits",
+    "option_problems",
+    "read_caption_splits",
 ]
 
 Layout = Literal["auto", "flickr", "coco", "csv", "tsv", "jsonl"]
@@ -62,7 +63,7 @@ ImageSource = Path | bytes
 """An image file, or the encoded bytes of one (a dataset's ``Image`` column)."""
 
 
-class Captioned(NamedTuple):
+class CaptionedImage(NamedTuple):
     """One image and its reference captions (stripped, in the data's order)."""
 
     image: ImageSource
@@ -74,7 +75,7 @@ class Captioned(NamedTuple):
 
 
 @dataclass
-class CaptionDataOptions:
+class CaptionReadOptions:
     """The captioning data's ``task.*`` keys (the task's Options subclass this dataclass)."""
 
     layout: Layout = "auto"
@@ -90,38 +91,44 @@ class CaptionDataOptions:
     skip_bad_images: bool = False
     """Skip (and count) images that are missing or do not decode, instead of failing."""
 
-    def data_problems(self) -> list[str]:
-        """Problems of these settings that need no file (for the task's option check)."""
-        problems = []
-        if not self.caption_columns or not all(
-            isinstance(c, str) and c for c in self.caption_columns
-        ):
-            problems.append(
-                "task.caption_columns: expected a non-empty list of column names, got "
-                f"{self.caption_columns!r}"
-            )
-        if self.captions_file is not None and self.layout not in ("auto", "flickr"):
+
+def option_problems(options: CaptionReadOptions, data: DataConfig) -> list[str]:
+    """Problems of the reading options that need no file (the task's ``config_problems``)."""
+    problems = []
+    columns = options.caption_columns
+    if not columns or not all(isinstance(column, str) and column for column in columns):
+        problems.append(
+            f"task.caption_columns: expected a non-empty list of column names, got {columns!r}"
+        )
+    if options.captions_file is not None:
+        if options.layout not in ("auto", "flickr"):
             problems.append(
                 f"task.captions_file: only the flickr layout reads it (task.layout is "
-                f"{self.layout!r}); set task.captions_file=null or task.layout=flickr"
+                f"{options.layout!r}); set task.captions_file=null or task.layout=flickr"
             )
-        return problems
+        if data.name is not None:
+            problems.append(
+                "task.captions_file: a Flickr token file goes with split lists in "
+                "data.train/validation/test, not with a dataset (data.name); set one of them "
+                "to null"
+            )
+    return problems
 
 
 # ----------------------------------------------------------------------------- splits
 
 
-def load_caption_splits(
-    data: DataConfig, seed: int, options: CaptionDataOptions
-) -> Splits[Captioned]:
-    """Captioned images of train, validation and test, from files or ``data.name``; the
+def read_caption_splits(
+    data: DataConfig, options: CaptionReadOptions, seed: int
+) -> Splits[CaptionedImage]:
+    """CaptionedImage images of train, validation and test, from files or ``data.name``; the
     missing validation/test carved from train with ``seed`` (``pipeline.data.read_splits``)."""
     tokens: dict[str, list[str]] = {}  # the flickr token file, read once for all split lists
 
-    def read_file(path: Path, key: str) -> list[Captioned]:
+    def read_file(path: Path, key: str) -> list[CaptionedImage]:
         return file_captions(path, key, options, data.encoding, tokens)
 
-    def read_dataset(split: str, dataset: Any) -> list[Captioned]:
+    def read_dataset(split: str, dataset: Any) -> list[CaptionedImage]:
         return dataset_captions(split, dataset, options, str(data.name))
 
     return read_splits(
@@ -132,10 +139,10 @@ def load_caption_splits(
 def file_captions(
     path: Path,
     key: str,
-    options: CaptionDataOptions,
+    options: CaptionReadOptions,
     encoding: str = "utf-8",
     tokens: dict[str, list[str]] | None = None,
-) -> list[Captioned]:
+) -> list[CaptionedImage]:
     """The captioned images of one file; ``key`` (``data.train`` ...) names it in errors.
 
     ``tokens``: a cache of the flickr token file's captions, filled on first use.
@@ -155,7 +162,7 @@ def file_captions(
     return _group_rows(rows, options, root)
 
 
-def _layout(path: Path, options: CaptionDataOptions, key: str) -> str:
+def _layout(path: Path, options: CaptionReadOptions, key: str) -> str:
     if options.layout != "auto":
         return options.layout
     if options.captions_file is not None:
@@ -169,7 +176,7 @@ def _layout(path: Path, options: CaptionDataOptions, key: str) -> str:
     return layout
 
 
-def _image_root(options: CaptionDataOptions, captions: Path) -> Path:
+def _image_root(options: CaptionReadOptions, captions: Path) -> Path:
     if options.image_root is None:
         return captions.parent
     return Path(options.image_root).expanduser()
@@ -202,9 +209,9 @@ def _flickr_tokens(text: str, where: str) -> dict[str, list[str]]:
     return captions
 
 
-def _flickr_images(tokens: dict[str, list[str]], root: Path, where: str) -> list[Captioned]:
+def _flickr_images(tokens: dict[str, list[str]], root: Path, where: str) -> list[CaptionedImage]:
     return [
-        Captioned(_image_path(root, name), tuple(captions), name, f"{where}: image {name!r}")
+        CaptionedImage(_image_path(root, name), tuple(captions), name, f"{where}: image {name!r}")
         for name, captions in tokens.items()
     ]
 
@@ -212,11 +219,11 @@ def _flickr_images(tokens: dict[str, list[str]], root: Path, where: str) -> list
 def _flickr_split(
     path: Path,
     key: str,
-    options: CaptionDataOptions,
+    options: CaptionReadOptions,
     encoding: str,
     root: Path,
     tokens: dict[str, list[str]] | None,
-) -> list[Captioned]:
+) -> list[CaptionedImage]:
     """The images a split list names, with their captions from ``task.captions_file``."""
     assert options.captions_file is not None
     token_path = Path(options.captions_file).expanduser()
@@ -233,14 +240,14 @@ def _flickr_split(
                 f"{str(token_path)!r}; check that the split list and the token file belong "
                 "together (data.train is a split list such as Flickr_8k.trainImages.txt)"
             )
-        examples.append(Captioned(_image_path(root, name), tuple(tokens[name]), name, here))
+        examples.append(CaptionedImage(_image_path(root, name), tuple(tokens[name]), name, here))
     return examples
 
 
 # ----------------------------------------------------------------------------- coco
 
 
-def _coco(text: str, root: Path, where: str) -> list[Captioned]:
+def _coco(text: str, root: Path, where: str) -> list[CaptionedImage]:
     """Images of a COCO captions file that have at least one caption, in ``images`` order."""
     try:
         data = json.loads(text)
@@ -260,7 +267,9 @@ def _coco(text: str, root: Path, where: str) -> list[Captioned]:
         if caption.strip():
             captions.setdefault(image_id, []).append(_clean(caption))
     return [
-        Captioned(_image_path(root, name), tuple(captions[i]), name, f"{where}: image {name!r}")
+        CaptionedImage(
+            _image_path(root, name), tuple(captions[i]), name, f"{where}: image {name!r}"
+        )
         for i, name in images.items()
         if i in captions
     ]
@@ -302,7 +311,7 @@ def _column(row: dict[str, Any], column: str, key: str, here: str) -> Any:
     return row[column]
 
 
-def _row_captions(row: dict[str, Any], options: CaptionDataOptions, here: str) -> list[str]:
+def _row_captions(row: dict[str, Any], options: CaptionReadOptions, here: str) -> list[str]:
     """The captions of a row's caption columns (a value may be a list); blank ones dropped."""
     found: list[str] = []
     for column in options.caption_columns:
@@ -319,9 +328,9 @@ def _row_captions(row: dict[str, Any], options: CaptionDataOptions, here: str) -
 
 
 def _group_rows(
-    rows: Iterator[tuple[dict[str, Any], str]], options: CaptionDataOptions, root: Path
-) -> list[Captioned]:
-    """One Captioned per image, in first-appearance order, with the captions of all its rows."""
+    rows: Iterator[tuple[dict[str, Any], str]], options: CaptionReadOptions, root: Path
+) -> list[CaptionedImage]:
+    """One CaptionedImage per image (first-appearance order) with the captions of all its rows."""
     grouped: dict[str, tuple[str, list[str]]] = {}
     for row, here in rows:
         image = _column(row, options.image_column, "task.image_column", here)
@@ -332,7 +341,7 @@ def _group_rows(
             raise DataError(f"{here}: the row has no caption; fill it in or remove the row")
         grouped.setdefault(image.strip(), (here, []))[1].extend(captions)
     return [
-        Captioned(_image_path(root, name), tuple(captions), name, here)
+        CaptionedImage(_image_path(root, name), tuple(captions), name, here)
         for name, (here, captions) in grouped.items()
     ]
 
@@ -341,9 +350,9 @@ def _group_rows(
 
 
 def dataset_captions(
-    split: str, dataset: Any, options: CaptionDataOptions, dataset_name: str
-) -> list[Captioned]:
-    """Captioned images of one split of a ``datasets`` dataset (``data.name``): an ``Image``
+    split: str, dataset: Any, options: CaptionReadOptions, dataset_name: str
+) -> list[CaptionedImage]:
+    """CaptionedImage images of one split of a ``datasets`` dataset (``data.name``): an ``Image``
     column gives its encoded bytes (or its file), a string column a path under
     ``task.image_root`` (default: the dataset's folder)."""
     import datasets
@@ -366,7 +375,7 @@ def dataset_captions(
         if not captions:
             raise DataError(f"{here}: the row has no caption; check task.caption_columns")
         image, name = _dataset_image(row[options.image_column], root, index, here)
-        examples.append(Captioned(image, tuple(captions), name, here))
+        examples.append(CaptionedImage(image, tuple(captions), name, here))
     return examples
 
 
@@ -388,7 +397,7 @@ def _dataset_image(value: Any, root: Path, index: int, here: str) -> tuple[Image
 # ----------------------------------------------------------------------------- cache keys
 
 
-def data_identity(options: CaptionDataOptions) -> dict[str, Any]:
+def cache_key(options: CaptionReadOptions) -> dict[str, Any]:
     """What the task's cache key needs beyond ``pipeline.data.fingerprint`` (the captions
     files): these options and the identity of the token file and of the image folder."""
     identity: dict[str, Any] = {
