@@ -50,15 +50,8 @@ __all__ = [
 
 Layout = Literal["auto", "flickr", "coco", "csv", "tsv", "jsonl"]
 LAYOUTS: tuple[str, ...] = ("auto", "flickr", "coco", "csv", "tsv", "jsonl")
-SUFFIXES = {
-    ".txt": "flickr",
-    ".token": "flickr",
-    ".json": "coco",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".csv": "csv",
-    ".tsv": "tsv",
-}
+SUFFIXES = {".txt": "flickr", ".token": "flickr", ".json": "coco", ".jsonl": "jsonl"}
+SUFFIXES.update({".ndjson": "jsonl", ".csv": "csv", ".tsv": "tsv"})
 ImageSource = Path | bytes
 """An image file, or the encoded bytes of one (a dataset's ``Image`` column)."""
 
@@ -121,7 +114,7 @@ def option_problems(options: CaptionReadOptions, data: DataConfig) -> list[str]:
 def read_caption_splits(
     data: DataConfig, options: CaptionReadOptions, seed: int
 ) -> Splits[CaptionedImage]:
-    """CaptionedImage images of train, validation and test, from files or ``data.name``; the
+    """Captioned images of train, validation and test, from files or ``data.name``; the
     missing validation/test carved from train with ``seed`` (``pipeline.data.read_splits``)."""
     tokens: dict[str, list[str]] = {}  # the flickr token file, read once for all split lists
 
@@ -155,7 +148,10 @@ def file_captions(
     text = read_text(path, encoding, key, kind="a captions file")
     where = location(key, path)
     if layout == "flickr":
-        return _flickr_images(_flickr_tokens(text, where), root, where)
+        return [
+            CaptionedImage(_image_path(root, name), tuple(caps), name, f"{where}: image {name!r}")
+            for name, caps in _flickr_tokens(text, where).items()
+        ]
     if layout == "coco":
         return _coco(text, root, where)
     rows = _jsonl_rows(text, where) if layout == "jsonl" else _delimited_rows(text, where, layout)
@@ -207,13 +203,6 @@ def _flickr_tokens(text: str, where: str) -> dict[str, list[str]]:
             )
         captions.setdefault(name, []).append(_clean(caption))
     return captions
-
-
-def _flickr_images(tokens: dict[str, list[str]], root: Path, where: str) -> list[CaptionedImage]:
-    return [
-        CaptionedImage(_image_path(root, name), tuple(captions), name, f"{where}: image {name!r}")
-        for name, captions in tokens.items()
-    ]
 
 
 def _flickr_split(
