@@ -341,7 +341,7 @@ def _group_rows(
 def dataset_captions(
     split: str, dataset: Any, options: CaptionReadOptions, dataset_name: str
 ) -> list[CaptionedImage]:
-    """CaptionedImage images of one split of a ``datasets`` dataset (``data.name``): an ``Image``
+    """Captioned images of one split of a ``datasets`` dataset (``data.name``): an ``Image``
     column gives its encoded bytes (or its file), a string column a path under
     ``task.image_root`` (default: the dataset's folder)."""
     import datasets
@@ -388,7 +388,9 @@ def _dataset_image(value: Any, root: Path, index: int, here: str) -> tuple[Image
 
 def cache_key(options: CaptionReadOptions) -> dict[str, Any]:
     """What the task's cache key needs beyond ``pipeline.data.fingerprint`` (the captions
-    files): these options and the identity of the token file and of the image folder."""
+    files): these options and the identity of the token file and of ``task.image_root`` (each
+    file's path, size and mtime). Images beside the captions file (``image_root`` null, as in
+    data/shapes) are not walked: rewriting them without the captions file keeps a stale cache."""
     identity: dict[str, Any] = {
         "layout": options.layout,
         "image_column": options.image_column,
