@@ -85,7 +85,9 @@ def read_image(
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as error:
         raise ImageError(
             f"{where}: {described} does not decode ({type(error).__name__}: {error})",
-            f"replace or remove it, {SKIP_HINT}" if from_data else "give a PNG, JPEG, ... file",
+            f"replace or remove it, {SKIP_HINT}"
+            if from_data
+            else "give an image file Pillow reads (PNG, JPEG, ...)",
         ) from error
     return torch.from_numpy(np.asarray(rgb).copy()).permute(2, 0, 1)  # (H, W, 3) -> (3, H, W)
 
