@@ -175,7 +175,13 @@ def _layout(path: Path, options: CaptionReadOptions, key: str) -> str:
 def _image_root(options: CaptionReadOptions, captions: Path) -> Path:
     if options.image_root is None:
         return captions.parent
-    return Path(options.image_root).expanduser()
+    root = Path(options.image_root).expanduser()
+    if not root.is_dir():
+        raise DataError(
+            f"task.image_root: {options.image_root!r} is not a folder (relative paths are read "
+            f"from {Path.cwd()}); set it to the folder that holds the images"
+        )
+    return root
 
 
 def _image_path(root: Path, name: str) -> Path:
