@@ -226,7 +226,7 @@ def _scene(rng: random.Random, test: bool) -> Scene:
         placed = [Placed(*pairs[0], sizes[0], _jitter(rng, x), _jitter(rng, y))]
         return Scene(tuple(placed), relation)
     relation = rng.choice(("encima", "izquierda"))
-    across = [_jitter(rng, 0.5, 0.1) for _ in pairs]  # along the other axis
+    across = [_jitter(rng, 0.5, 0.1) for _ in pairs]  # on the axis the relation leaves free
     along = [_jitter(rng, 0.25), _jitter(rng, 0.75)]
     xs, ys = (across, along) if relation == "encima" else (along, across)
     placed = [
