@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from pipeline.decoding.decoder import AttentionDecoder, Memory
+from pipeline.decoding.decoder import AttentionDecoder, Memory, unaliased
 from pipeline.errors import OptionError
 
 __all__ = ["Hypothesis", "beam_search", "greedy_search", "length_penalty", "max_lengths_for"]
@@ -74,6 +74,7 @@ def greedy_search(
     """The most probable next token at every step, for each example: one hypothesis each."""
     batch, device = memory.values.size(0), memory.values.device
     max_lengths = max_lengths.to(device)
+    memory = unaliased(memory)
     state = decoder.start(memory)
     tokens = torch.full((batch,), start_id, dtype=torch.long, device=device)
     done = torch.zeros(batch, dtype=torch.bool, device=device)
