@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -43,13 +44,18 @@ def _read(file: Path, where: str, fix: str) -> dict[str, Tensor]:
     try:
         state: Any = torch.load(file, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
-        first = str(error).splitlines()[0]
+        # torch's message advises weights_only=False, which would run the file's code: the
+        # user gets the object it refused instead.
+        found = re.search(r"GLOBAL (\S+)", str(error))
+        if found is None:
+            raise OptionError(f"{where} is not a file torch.save wrote; {fix}") from None
         raise OptionError(
-            f"{where} holds more than tensors ({first}); save model.state_dict() instead of "
-            f"the model, or {fix}"
+            f"{where} holds more than tensors (a {found[1]}); save model.state_dict() instead "
+            f"of the model, or {fix}"
         ) from None
     except (RuntimeError, EOFError, OSError, ValueError) as error:
-        raise OptionError(f"{where} is not a file torch.save wrote ({error}); {fix}") from None
+        reason = f" ({error})" if str(error) else ""
+        raise OptionError(f"{where} is not a file torch.save wrote{reason}; {fix}") from None
     tensors = isinstance(state, Mapping) and all(isinstance(v, Tensor) for v in state.values())
     if not tensors:
         raise OptionError(
