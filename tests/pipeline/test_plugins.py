@@ -173,6 +173,17 @@ def test_help_and_listing_import_no_heavy_module(args: tuple[str, ...]) -> None:
 # --- a broken plugin: isolated when listing, fatal when asked ---------------------------------
 
 
+def test_listing_includes_the_image_encoders_group() -> None:
+    result = run_pipeline("plugins", "list", "--json")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)["plugins"]
+    encoders = {r["name"] for r in rows if r["group"] == "rnn_pipeline.image_encoders"}
+    assert encoders >= BUILTIN["image_encoders"]
+    table = run_pipeline("plugins", "list").stdout.splitlines()
+    line = next(x for x in table if x.startswith("resnet50 "))
+    assert line.split()[1:3] == ["rnn_pipeline.image_encoders", "rnn-pipeline"]
+
+
 def test_listing_shows_broken_plugin_unchecked(test_dist_version: str) -> None:
     result = run_pipeline("plugins", "list", "--json")
     assert result.returncode == 0, result.stderr
