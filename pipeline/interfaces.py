@@ -439,7 +439,6 @@ class ImageEncoder(nn.Module):
             return groups
         for module in self.modules():
             if isinstance(module, nn.Linear | nn.Conv1d | nn.Conv2d | nn.Conv3d):
-                groups["input"].append(module.weight)
-                if module.bias is not None:
-                    groups["bias"].append(module.bias)
+                for name, parameter in module.named_parameters(recurse=False):
+                    groups["input" if name == "weight" else "bias"].append(parameter)
         return groups
