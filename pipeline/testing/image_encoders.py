@@ -11,6 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from pipeline.component_options import INIT_GROUPS
+from pipeline.components import declared_image_size
 from pipeline.errors import UserError
 from pipeline.interfaces import ImageEncoder
 from pipeline.testing.clauses import Notes, close, fail, max_diff, require
@@ -26,7 +27,8 @@ def check_image_encoder(encoder_class: type[ImageEncoder], /, **options: Any) ->
     """Check ``encoder_class(**options)`` against the ImageEncoder contract of
     :mod:`pipeline.interfaces`.
 
-    Checked: attributes (sizes, ``grid_shape``); ``forward`` on 1 image (eval mode) and 3
+    Checked: attributes (sizes, ``grid_shape``; ``image_size`` known before building, see
+    ``pipeline.components.image_input``); ``forward`` on 1 image (eval mode) and 3
     (training mode) of ``image_size`` gives finite float grid (B, h*w, F) and pooled (B, P);
     in eval mode each image's features do not depend on the rest of the batch; construction
     and outputs are deterministic under a seed; ``.to(torch.float64)`` (and to CUDA when
@@ -40,6 +42,14 @@ def check_image_encoder(encoder_class: type[ImageEncoder], /, **options: Any) ->
     with torch.random.fork_rng(devices=[]):  # seeds the checks, not the caller's RNG
         encoder = _build(encoder_class, options)
         _check_attributes(encoder)
+        declared = declared_image_size(encoder_class, options)
+        require(
+            declared == encoder.image_size,
+            "image_size is known before building: the image_size option (or its default) "
+            "or a class attribute",
+            encoder.image_size,
+            declared,
+        )
         _check_outputs(encoder)
         _check_batch_independence(encoder)
         _check_determinism(encoder_class, options, encoder)
