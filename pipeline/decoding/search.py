@@ -86,6 +86,8 @@ def greedy_search(
     Finished examples leave the batch, so the cost follows each example's own length.
     """
     batch, positions = memory.values.shape[:2]
+    if batch == 0:
+        return []
     device = memory.values.device
     steps = int(max_lengths.max()) + 1
     alive = torch.arange(batch, device=device)  # the example of each row
@@ -130,12 +132,15 @@ def beam_search(
     length_penalty: float = 0.6,
     n_best: int = 1,
 ) -> list[list[Hypothesis]]:
-    """The ``n_best`` best hypotheses of each example, best first (see the module docstring)."""
+    """The ``n_best`` best hypotheses of each example, best first (see the module docstring);
+    fewer only where the vocabulary has fewer sequences to offer."""
     if beam_size < 1 or not 1 <= n_best <= beam_size:
         raise OptionError(
             f"beam search needs beam_size >= 1 and 1 <= n_best <= beam_size; got beam_size "
             f"{beam_size}, n_best {n_best}"
         )
+    if memory.values.size(0) == 0:
+        return []
     search = _BeamSearch(decoder, memory, max_lengths, beam_size, length_penalty, n_best)
     return search.run(start_id, eos_id)
 

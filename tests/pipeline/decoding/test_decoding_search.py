@@ -203,6 +203,12 @@ def test_impossible_beam_settings_are_user_errors(beam_size: int, n_best: int) -
     assert issubclass(OptionError, UserError)
 
 
+def test_an_empty_batch_gives_no_hypotheses() -> None:
+    empty = random_memory([2]).select(torch.tensor([], dtype=torch.long))
+    assert greedy_search(bigram_decoder(TRAP), empty, lengths(), EOS, EOS) == []
+    assert beam_search(bigram_decoder(TRAP), empty, lengths(), EOS, EOS) == []
+
+
 def test_max_lengths_follow_the_source_lengths() -> None:
     sources = lengths(1, 10, 40)
     assert max_lengths_for(sources, 1.5).tolist() == [7, 20, 65]
