@@ -63,7 +63,12 @@ def train(
         facts = task.prepare_data(Path(cfg.data.cache_dir))
         network = task.build_network(Components(cfg.model, registries.cells))
         init_facts = initialize(
-            network, cfg.init, registries.initializers, cfg.seed, task.vocabulary()
+            network,
+            cfg.init,
+            registries.initializers,
+            cfg.seed,
+            task.vocabulary(),
+            task.vocabularies(),
         )
         if run.owner and not run.resumed:
             _log_inputs(run, cfg, task, facts, {**init_facts, **(params or {})}, network)
