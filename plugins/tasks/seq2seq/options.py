@@ -62,8 +62,10 @@ def seq2seq_config_problems(cfg: Config) -> list[str]:
     options, model = cfg.task.options, cfg.model
     problems = []
     memory = model.hidden_size * (2 if model.bidirectional else 1)
-    if options.attention == "luong" and options.attention_score == "dot" and memory != (
-        model.hidden_size
+    if (
+        options.attention == "luong"
+        and options.attention_score == "dot"
+        and memory != (model.hidden_size)
     ):
         problems.append(
             "task.attention_score=dot needs encoder outputs as wide as the decoder state, but "

@@ -216,7 +216,11 @@ class Seq2SeqTask(Task):
     def search(self, beam: int, n_best: int = 1) -> Search:
         options = self.options
         return Search(
-            beam, n_best, options.length_penalty, options.max_length_ratio, options.max_target_length
+            beam,
+            n_best,
+            options.length_penalty,
+            options.max_length_ratio,
+            options.max_target_length,
         )
 
     # ------------------------------------------------------------------------- prediction
