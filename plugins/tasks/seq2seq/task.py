@@ -5,8 +5,9 @@ Metrics per split: ``loss`` (teacher-forced cross-entropy, label smoothing inclu
 target token) and ``ppl`` (exp of the per-token NLL without smoothing); on val and test also
 corpus ``bleu`` and ``chrf`` (sacrebleu, detokenised hypotheses against the raw target text):
 val greedy on the first ``task.val_bleu_sentences`` sentences every epoch, test with beam
-search (``task.beam_size``). The monitored metric is ``val_bleu``: what a translation is
-judged by, and what the loss does not always follow once label smoothing is on.
+search (``task.beam_size``). The monitored metric is ``val_loss``: it covers every validation
+pair, changes smoothly, and does not tie the way a saturated greedy BLEU does (a tie keeps the
+earliest checkpoint); tune spaces may still maximise ``val_bleu``.
 """
 
 from __future__ import annotations
@@ -57,8 +58,8 @@ class Seq2SeqTask(Task):
 
     Options = Seq2SeqOptions
     PredictOptions = Seq2SeqPredictOptions
-    monitor = "val_bleu"
-    monitor_mode = "max"
+    monitor = "val_loss"
+    monitor_mode = "min"
     metric_names = METRIC_NAMES
 
     def __init__(self, cfg: Config) -> None:
