@@ -15,7 +15,7 @@ from torchmetrics import Metric
 from pipeline.metrics import WeightedMean
 from pipeline.text_metrics import CorpusBleu, CorpusChrF
 
-__all__ = ["METRIC_NAMES", "Perplexity", "logged_metrics"]
+__all__ = ["METRIC_NAMES", "GeneratedBleu", "GeneratedChrF", "Perplexity", "logged_metrics"]
 
 METRIC_NAMES = ("loss", "ppl", "bleu", "chrf")
 
@@ -28,11 +28,32 @@ class Perplexity(WeightedMean):
         return torch.exp(super().compute())
 
 
+def _nan_until_scored(score: Tensor, stats: Tensor) -> Tensor:
+    """NaN while no sentence was added: training generates nothing, and a NaN score of the
+    train split is not logged (a 0 would read as a measured BLEU)."""
+    return score if bool(stats.any()) else torch.full_like(score, float("nan"))
+
+
+class GeneratedBleu(CorpusBleu):
+    """Corpus BLEU of the translations an evaluation step generated (NaN before any)."""
+
+    def compute(self) -> Tensor:
+        return _nan_until_scored(super().compute(), self.stats)
+
+
+class GeneratedChrF(CorpusChrF):
+    """Corpus chrF of the translations an evaluation step generated (NaN before any)."""
+
+    def compute(self) -> Tensor:
+        return _nan_until_scored(super().compute(), self.stats)
+
+
 def logged_metrics() -> dict[str, Metric]:
-    """Fresh metrics keyed by :data:`METRIC_NAMES`."""
+    """Fresh metrics keyed by :data:`METRIC_NAMES`: loss and ppl take (batch mean, target
+    tokens); bleu and chrf take (hypotheses, [[reference], ...])."""
     return {
         "loss": WeightedMean(),
         "ppl": Perplexity(),
-        "bleu": CorpusBleu(),
-        "chrf": CorpusChrF(),
+        "bleu": GeneratedBleu(),
+        "chrf": GeneratedChrF(),
     }

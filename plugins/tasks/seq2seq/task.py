@@ -210,7 +210,7 @@ class Seq2SeqTask(Task):
                 search,
             )
             hypotheses = [text(self.fitted.target, best[0]) for best in found]
-        references = [batch.references[i] for i in chosen]
+        references = [[batch.references[i]] for i in chosen]
         metrics["bleu"].update(hypotheses, references)
         metrics["chrf"].update(hypotheses, references)
 
