@@ -86,7 +86,7 @@ def _flat(rows: list[list[int]]) -> tuple[Tensor, Tensor]:
 
 
 class Item(NamedTuple):
-    index: int
+    position: int  # in the split, from 0
     source: Tensor  # (S,)
     target: Tensor  # (T+2,) <eos> y <eos>
     reference: str
@@ -152,7 +152,7 @@ class Batch(NamedTuple):
 
 
 class Collate:
-    """Items -> :class:`Batch`; examples with index < ``decode_below`` are translated."""
+    """Items -> :class:`Batch`; examples at positions < ``decode_below`` are translated."""
 
     def __init__(self, pad_id: int, search: int = 0, decode_below: int = 0) -> None:
         self.pad_id, self.search, self.decode_below = pad_id, search, decode_below
@@ -166,7 +166,7 @@ class Collate:
             nn.utils.rnn.pad_sequence(
                 [item.target for item in items], batch_first=True, padding_value=pad
             ),
-            torch.tensor([item.index < self.decode_below for item in items], dtype=torch.bool),
+            torch.tensor([item.position < self.decode_below for item in items], dtype=torch.bool),
             tuple(item.reference for item in items),
             self.search,
         )
