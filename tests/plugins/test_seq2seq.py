@@ -15,7 +15,9 @@ from pipeline.components import Components
 from pipeline.config import Config, ConfigError, build_config
 from pipeline.initialization import initialize
 from pipeline.plugins import Registries, default_registries
+from pipeline.sharding import split_sampler
 from plugins.tasks.seq2seq import Seq2SeqNetwork, Seq2SeqTask
+from plugins.tasks.seq2seq.batching import LengthGrouped
 from plugins.tasks.seq2seq.data import Collate, EncodedPairs, Sides
 from plugins.tasks.seq2seq.metrics import logged_metrics
 from plugins.tasks.seq2seq.toy_data import write_reversal_pairs
@@ -138,6 +140,32 @@ def test_val_batches_mark_only_the_first_sentences_for_decoding(
     test = list(task.dataloader("test"))
     assert all(bool(batch.decode.all()) and batch.search == 5 for batch in test)
     assert {batch.search for batch in task.dataloader("train")} == {0}
+
+
+def test_training_batches_group_similar_lengths_from_the_seeded_shuffle(
+    regs: Registries, tmp_path: Path
+) -> None:
+    task = prepared(regs, tmp_path)
+    lengths = task.data["train"].target_lengths()
+    shuffled = list(split_sampler(task.data["train"], "train", task.cfg.seed))
+    grouped = list(
+        LengthGrouped(split_sampler(task.data["train"], "train", task.cfg.seed), lengths, 16)
+    )
+    for start in (0, 16, 32):  # each window: the shuffle's examples, sorted by length
+        window = grouped[start : start + 16]
+        assert sorted(window) == sorted(shuffled[start : start + 16])
+        assert [int(lengths[i]) for i in window] == sorted(int(lengths[i]) for i in window)
+    assert grouped != sorted(grouped, key=lambda i: int(lengths[i]))  # not one global sort
+    shares = [
+        list(LengthGrouped(split_sampler(task.data["train"], "train", 0, rank, 2), lengths, 16))
+        for rank in (0, 1)
+    ]
+    assert sorted(shares[0] + shares[1]) == list(range(len(lengths)))  # 40 pairs: no padding
+    sampler = LengthGrouped(split_sampler(task.data["train"], "train", 0, 0, 2), lengths, 16)
+    sampler.set_epoch(1)
+    assert list(sampler) != shares[0]  # a new epoch reshuffles (DistributedSampler)
+    batches = list(task.dataloader("train"))
+    assert sum(len(batch.references) for batch in batches) == len(lengths)
 
 
 # ----------------------------------------------------------------------------- network

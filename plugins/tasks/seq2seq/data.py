@@ -134,6 +134,10 @@ class EncodedPairs(Dataset[Item]):
     def __len__(self) -> int:
         return len(self.references)
 
+    def target_lengths(self) -> Tensor:
+        """(N,) tokens of each target (the decoder's steps)."""
+        return self.target_offsets.diff()
+
     def __getitem__(self, index: int) -> Item:
         source = self.source_ids[self.source_offsets[index] : self.source_offsets[index + 1]]
         target = self.target_ids[self.target_offsets[index] : self.target_offsets[index + 1]]

@@ -25,8 +25,9 @@ from pipeline.data import Splits
 from pipeline.decoding import AttentionDecoder
 from pipeline.interfaces import DataFacts, StepResult, Task
 from pipeline.preparation import Encoded, prepare_cached, task_cache_key
-from pipeline.sharding import split_loader
+from pipeline.sharding import split_loader, split_sampler
 from plugins.tasks.seq2seq import reports
+from plugins.tasks.seq2seq.batching import LengthGrouped
 from plugins.tasks.seq2seq.data import Batch, Collate, EncodedPairs, Sides, encode_sources
 from plugins.tasks.seq2seq.metrics import METRIC_NAMES, logged_metrics
 from plugins.tasks.seq2seq.network import Seq2SeqNetwork
@@ -50,6 +51,8 @@ if TYPE_CHECKING:
 __all__ = ["Seq2SeqTask"]
 
 CACHE_VERSION = 1
+GROUP_BATCHES = 50
+"""Training batches whose examples are sorted by length together (see :mod:`.batching`)."""
 NOT_PREPARED = "the seq2seq task needs prepare_data or load_artifacts first"
 
 
@@ -142,8 +145,22 @@ class Seq2SeqTask(Task):
         elif split == "test":
             collate = Collate(pad, options.beam_size, len(self.data[split]))
         else:
-            collate = Collate(pad)
+            return self.train_loader(rank, world_size)
         return split_loader(self.data[split], split, self.cfg, rank, world_size, collate)
+
+    def train_loader(self, rank: int, world_size: int) -> DataLoader[Any]:
+        """Shuffled like every task's train split, then grouped by length (:mod:`.batching`)."""
+        data, pairs = self.cfg.data, self.data["train"]
+        shuffled = split_sampler(pairs, "train", self.cfg.seed, rank, world_size)
+        return DataLoader(
+            pairs,
+            batch_size=data.batch_size,
+            sampler=LengthGrouped(
+                shuffled, pairs.target_lengths(), GROUP_BATCHES * data.batch_size
+            ),
+            collate_fn=Collate(self.fitted.target.pad_id),
+            num_workers=data.num_workers,
+        )
 
     # ------------------------------------------------------------------------- model
 
