@@ -148,20 +148,23 @@ def test_training_batches_group_similar_lengths_from_the_seeded_shuffle(
     task = prepared(regs, tmp_path)
     lengths = task.data["train"].target_lengths()
     shuffled = list(split_sampler(task.data["train"], "train", task.cfg.seed))
-    grouped = list(
-        LengthGrouped(split_sampler(task.data["train"], "train", task.cfg.seed), lengths, 16)
-    )
-    for start in (0, 16, 32):  # each window: the shuffle's examples, sorted by length
-        window = grouped[start : start + 16]
+
+    def grouped(rank: int = 0, world_size: int = 1, seed: int = task.cfg.seed) -> LengthGrouped:
+        base = split_sampler(task.data["train"], "train", seed, rank, world_size)
+        return LengthGrouped(base, lengths, 4, 4)  # batches of 4, windows of 4 batches
+
+    order = list(grouped())
+    for start in (0, 16, 32):  # each window: the shuffle's examples, in batches by length
+        window = order[start : start + 16]
         assert sorted(window) == sorted(shuffled[start : start + 16])
-        assert [int(lengths[i]) for i in window] == sorted(int(lengths[i]) for i in window)
-    assert grouped != sorted(grouped, key=lambda i: int(lengths[i]))  # not one global sort
-    shares = [
-        list(LengthGrouped(split_sampler(task.data["train"], "train", 0, rank, 2), lengths, 16))
-        for rank in (0, 1)
-    ]
+        batches = [[int(lengths[i]) for i in window[b : b + 4]] for b in range(0, len(window), 4)]
+        assert [length for batch in sorted(batches) for length in batch] == sorted(
+            int(lengths[i]) for i in window
+        )
+    assert order != sorted(order, key=lambda i: int(lengths[i]))  # not one global sort
+    shares = [list(grouped(rank, 2, 0)) for rank in (0, 1)]
     assert sorted(shares[0] + shares[1]) == list(range(len(lengths)))  # 40 pairs: no padding
-    sampler = LengthGrouped(split_sampler(task.data["train"], "train", 0, 0, 2), lengths, 16)
+    sampler = grouped(0, 2, 0)
     sampler.set_epoch(1)
     assert list(sampler) != shares[0]  # a new epoch reshuffles (DistributedSampler)
     batches = list(task.dataloader("train"))

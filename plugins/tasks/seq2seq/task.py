@@ -155,9 +155,7 @@ class Seq2SeqTask(Task):
         return DataLoader(
             pairs,
             batch_size=data.batch_size,
-            sampler=LengthGrouped(
-                shuffled, pairs.target_lengths(), GROUP_BATCHES * data.batch_size
-            ),
+            sampler=LengthGrouped(shuffled, pairs.target_lengths(), data.batch_size, GROUP_BATCHES),
             collate_fn=Collate(self.fitted.target.pad_id),
             num_workers=data.num_workers,
         )
