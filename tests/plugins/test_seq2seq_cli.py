@@ -34,7 +34,7 @@ def reversal_config(directory: Path) -> Path:
             "train": str(paths["train"]),
             "validation": str(paths["validation"]),
             "test": str(paths["test"]),
-            "batch_size": 32,
+            "batch_size": 16,
             "eval_batch_size": 50,
         },
         "tokenizer": {"vocab_size": 100},
@@ -47,7 +47,7 @@ def reversal_config(directory: Path) -> Path:
             "dropout": 0.0,
             "runner": "eager",
         },
-        "trainer": {**TINY_CONFIG["trainer"], "max_epochs": 12},
+        "trainer": {**TINY_CONFIG["trainer"], "max_epochs": 14},
     }
     path = directory / "reversal.yaml"
     path.write_text("# pipeline train reversal.yaml\n" + yaml.safe_dump(config), "utf-8")
@@ -106,10 +106,12 @@ def test_predict_json_gives_n_best_translations_with_scores(
     in_run_folder: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
     run = in_run_folder["run_id"]
-    result = run_json(capsys, "predict", "--run", run, "--beam", "4", "--n-best", "3", "f e a", "b")
+    result = run_json(
+        capsys, "predict", "--run", run, "--beam", "4", "--n-best", "3", "f e a", "b d"
+    )
     first, second = result["predictions"]
     assert [item["translation"] for item in first["translations"]][0] == "A E F"
-    assert second["translations"][0]["translation"] == "B"
+    assert second["translations"][0]["translation"] == "D B"
     for prediction in (first, second):
         scores = [item["score"] for item in prediction["translations"]]
         assert len(scores) == 3 and scores == sorted(scores, reverse=True)
