@@ -227,3 +227,17 @@ def test_pretrained_vectors_reach_the_embedding_of_their_side(
     assert target_row.tolist() == [-2.0] * 8
     assert facts["init.embedding.pretrained_covered"] == 1
     assert facts["init.embedding.decoder.embedding.pretrained_covered"] == 1
+
+
+@pytest.mark.parametrize(("attention", "heatmaps"), [("bahdanau", 4), ("none", 0)])
+def test_reports_hold_every_test_hypothesis_and_heatmaps_only_with_attention(
+    regs: Registries, tmp_path: Path, attention: str, heatmaps: int
+) -> None:
+    task = prepared(regs, tmp_path, task={"attention": attention})
+    network = task.build_network(Components(task.cfg.model, regs.cells))
+    task.write_reports(network, tmp_path / "reports")
+    lines = (tmp_path / "reports" / "test_hypotheses.txt").read_text("utf-8").splitlines()
+    assert len(lines) == len(task.data["test"])
+    samples = (tmp_path / "reports" / "samples.csv").read_text("utf-8").splitlines()
+    assert samples[0] == "source,reference,hypothesis" and len(samples) == 1 + len(lines)
+    assert len(list((tmp_path / "reports").glob("attention_*.png"))) == heatmaps
