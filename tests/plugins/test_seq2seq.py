@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 import torch
+import yaml
 
+from pipeline.cli import main
 from pipeline.components import Components
 from pipeline.config import Config, ConfigError, build_config
 from pipeline.initialization import initialize
@@ -241,3 +243,16 @@ def test_reports_hold_every_test_hypothesis_and_heatmaps_only_with_attention(
     samples = (tmp_path / "reports" / "samples.csv").read_text("utf-8").splitlines()
     assert samples[0] == "source,reference,hypothesis" and len(samples) == 1 + len(lines)
     assert len(list((tmp_path / "reports").glob("attention_*.png"))) == heatmaps
+
+
+def test_pipeline_train_stops_on_a_bad_setting_before_reading_data_or_opening_a_run(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = workdir / "bad.yaml"
+    model = {**MODEL, "embedding_size": 6}
+    settings = {"task": {"name": "seq2seq", "tie_embeddings": True}, "model": model}
+    config.write_text(yaml.safe_dump({**settings, "data": {"train": "missing.tsv"}}), "utf-8")
+    assert main(["train", str(config)]) == 2
+    error = capsys.readouterr().err
+    assert "task.tie_embeddings=true" in error and "missing.tsv" not in error
+    assert not (workdir / "mlruns").exists()
