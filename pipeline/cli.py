@@ -199,18 +199,22 @@ def _add_predict(commands: Any) -> None:
     parser.add_argument(
         "--help-options", action="store_true", help="list the predict options of the run's task"
     )
-    named = parser.add_argument_group("named options (language model, classification)")
+    named = parser.add_argument_group("named options (language model, classification, seq2seq)")
     named.add_argument("--top-k", type=int, help="how many ranked answers (default 5)")
     named.add_argument(
         "--sample", type=int, metavar="N", help="language models: also sample N tokens"
     )
     named.add_argument("--temperature", type=float, help="language models: sampling temperature")
+    named.add_argument("--beam", type=int, metavar="K", help="seq2seq: beam size")
+    named.add_argument(
+        "--n-best", type=int, metavar="N", help="seq2seq: translations per input, best first"
+    )
     parser.add_argument("texts", nargs="*", metavar="TEXT")
     tracking_option(parser)
     json_option(parser)
 
 
-NAMED_PREDICT_OPTIONS = ("top_k", "sample", "temperature")
+NAMED_PREDICT_OPTIONS = ("top_k", "sample", "temperature", "beam", "n_best")
 """Flags of ``pipeline predict`` that are shorthands for ``--option KEY=VALUE``."""
 
 

@@ -18,7 +18,7 @@ component's option (``model.cell_options.forget_bias``) is as much the user's wo
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -61,9 +61,13 @@ def initialize(
     initializers: Registry,
     seed: int,
     vocabulary: Sequence[str] | None = None,
+    vocabularies: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, Any]:
     """Fill every grouped parameter with its group's initializer; returns facts to log.
 
+    ``vocabulary`` is the ``vocab`` context of every embedding but those ``vocabularies``
+    names by module path (``Task.vocabularies``, e.g. a translation's target side); their
+    facts are logged as ``init.embedding.<path>.<fact>``.
     Every group's options are checked first, so a bad option changes no parameter.
     """
     chosen = {group: initializers.get(getattr(init, group)) for group in INIT_GROUPS}
@@ -77,16 +81,35 @@ def initialize(
     if problems:
         raise ConfigError(problems)
     generator = torch.Generator().manual_seed(seed)
-    context = {"vocab": list(vocabulary or [])}
+    own_vocab = _embedding_vocabularies(network, vocabularies or {})
     declared = declared_parameters(network)
     facts: dict[str, Any] = {}
     for group, grouped in parameter_groups(network).items():
         parameters = _to_fill(group, grouped, declared, init, facts)
         initializer = chosen[group]
-        options = {**init.options.get(group, {}), **context_arguments(initializer, context)}
         for parameter in parameters:
-            facts.update(_fill(parameter, initializer, generator, options, f"init.{group}"))
+            path, vocab = own_vocab.get(id(parameter), ("", vocabulary))
+            context = context_arguments(initializer, {"vocab": list(vocab or [])})
+            options = {**init.options.get(group, {}), **context}
+            result = _fill(parameter, initializer, generator, options, f"init.{group}")
+            prefix = f"init.{group}" + (f".{path}" if path else "")
+            facts.update({f"{prefix}.{fact}": value for fact, value in result.items()})
     return facts
+
+
+def _embedding_vocabularies(
+    network: nn.Module, vocabularies: Mapping[str, Sequence[str]]
+) -> dict[int, tuple[str, Sequence[str]]]:
+    """(module path, vocabulary) of each embedding weight that ``vocabularies`` names, by id."""
+    modules = dict(network.named_modules())
+    found: dict[int, tuple[str, Sequence[str]]] = {}
+    for path, vocab in vocabularies.items():
+        module = modules.get(path)
+        if not isinstance(module, nn.Embedding):
+            # The task names its own modules: a wrong path is the task's bug, not the user's.
+            raise ValueError(f"Task.vocabularies() names {path!r}, which is no nn.Embedding")
+        found[id(module.weight)] = (path, vocab)
+    return found
 
 
 def _to_fill(
@@ -174,4 +197,4 @@ def _fill(
         raise ConfigError([f"{key} / {option_key}: {error}"]) from error
     with torch.no_grad():
         parameter.copy_(values)
-    return {f"{key}.{fact}": value for fact, value in (result or {}).items()}
+    return dict(result or {})

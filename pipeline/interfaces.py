@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -170,8 +170,8 @@ class Task(ABC):
     For ``predict``/``evaluate`` on a finished run: ``load_artifacts`` then ``build_network``.
 
     The abstract methods are required (``pipeline plugins check`` names any that a task
-    lacks); ``config_problems``, ``vocabulary``, ``describe`` and ``write_reports`` have
-    defaults.
+    lacks); ``config_problems``, ``vocabulary``, ``vocabularies``, ``describe`` and
+    ``write_reports`` have defaults.
     """
 
     Options: ClassVar[type] = object
@@ -211,6 +211,11 @@ class Task(ABC):
     def vocabulary(self) -> Sequence[str] | None:
         """Token of each embedding row (for pretrained vectors), or None without a vocabulary."""
         return None
+
+    def vocabularies(self) -> Mapping[str, Sequence[str]]:
+        """Vocabularies of embeddings whose rows are not :meth:`vocabulary`'s, keyed by the
+        embedding's module path in the network (e.g. ``decoder.embedding``); default none."""
+        return {}
 
     @abstractmethod
     def build_network(self, components: Components) -> nn.Module:

@@ -65,7 +65,12 @@ def train(
             Components(cfg.model, registries.cells, registries.image_encoders)
         )
         init_facts = initialize(
-            network, cfg.init, registries.initializers, cfg.seed, task.vocabulary()
+            network,
+            cfg.init,
+            registries.initializers,
+            cfg.seed,
+            task.vocabulary(),
+            task.vocabularies(),
         )
         if run.owner and not run.resumed:
             _log_inputs(run, cfg, task, facts, {**init_facts, **(params or {})}, network)

@@ -20,6 +20,7 @@ TASK_METHODS = (
     "save_artifacts",
     "load_artifacts",
     "vocabulary",
+    "vocabularies",
     "build_network",
     "dataloader",
     "metrics",

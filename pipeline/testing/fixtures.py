@@ -119,11 +119,22 @@ def long_range_setup(directory: Path, registries: Registries) -> TaskSetup:
     return TaskSetup(cfg, ["1 2 3 4 5 6 7 8 1 2"])
 
 
+def seq2seq_setup(directory: Path, registries: Registries) -> TaskSetup:
+    """TSV pairs of a few symbols and their reversal in upper case ("b a" -> "A B")."""
+    from plugins.tasks.seq2seq.toy_data import write_reversal_pairs
+
+    paths = write_reversal_pairs(directory, {"train": 48, "validation": 12, "test": 12})
+    data = {split: str(path) for split, path in paths.items()}
+    cfg = tiny_config({"name": "seq2seq", "beam_size": 3}, data, registries)
+    return TaskSetup(cfg, ["a b c", "d"])
+
+
 TASK_SETUPS: dict[str, Callable[[Path, Registries], TaskSetup]] = {
     "language_model": language_model_setup,
     "classification": classification_setup,
     "tagging": tagging_setup,
     "long_range": long_range_setup,
+    "seq2seq": seq2seq_setup,
 }
 """Tiny data of each built-in task, written into a directory."""
 

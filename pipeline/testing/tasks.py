@@ -90,7 +90,14 @@ def check_task(
             "nn.Module",
             type(network).__name__,
         )
-        initialize(network, cfg.init, registries.initializers, cfg.seed, task.vocabulary())
+        initialize(
+            network,
+            cfg.init,
+            registries.initializers,
+            cfg.seed,
+            task.vocabulary(),
+            task.vocabularies(),
+        )
         batches = {split: _first_batch(task, split) for split in ("train", "val", "test")}
         _check_training(task, network, batches["train"], cfg, steps)
         _check_metrics(task, network, batches["val"])

@@ -192,6 +192,33 @@ def test_an_initializer_that_names_vocab_gets_the_vocabulary(initializers) -> No
     torch.testing.assert_close(network.embedding.weight.detach(), expected)
 
 
+class TwoSided(nn.Module):
+    """A translation-like network: a source and a target embedding with different vocabularies."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.source = nn.Embedding(V, E)
+        self.decoder = nn.ModuleDict({"embedding": nn.Embedding(V - 3, E)})
+
+
+def test_each_embedding_gets_the_vocabulary_of_its_side(initializers) -> None:
+    network = TwoSided()
+    source = [f"s{'x' * i}" for i in range(V)]  # row i: i + 1 characters
+    target = [f"tt{'x' * i}" for i in range(V - 3)]  # row i: i + 2 characters
+    init = InitConfig(embedding="token_lengths")
+    facts = initialize(network, init, initializers, 0, source, {"decoder.embedding": target})
+    assert facts == {"init.embedding.rows": V, "init.embedding.decoder.embedding.rows": V - 3}
+    rows = network.source.weight.detach()[:, 0]
+    torch.testing.assert_close(rows, torch.arange(1.0, V + 1))
+    rows = network.decoder["embedding"].weight.detach()[:, 0]
+    torch.testing.assert_close(rows, torch.arange(2.0, V - 1))
+
+
+def test_vocabularies_must_name_an_embedding(initializers) -> None:
+    with pytest.raises(ValueError, match="names 'decoder', which is no nn.Embedding"):
+        initialize(TwoSided(), InitConfig(), initializers, 0, None, {"decoder": ["a"]})
+
+
 def test_the_config_checks_such_an_initializer_without_its_vocab(initializers) -> None:
     registries = default_registries()
     registries.initializers = initializers
