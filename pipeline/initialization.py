@@ -66,7 +66,7 @@ def initialize(
     """Fill every grouped parameter with its group's initializer; returns facts to log.
 
     ``vocabulary`` is the ``vocab`` context of every embedding but those ``vocabularies``
-    names by module path (``Task.vocabularies``, e.g. a translation's target side); their
+    names by module path (``Task.embedding_vocabularies``, e.g. a translation's target side); their
     facts are logged as ``init.embedding.<path>.<fact>``.
     Every group's options are checked first, so a bad option changes no parameter.
     """
@@ -107,7 +107,9 @@ def _embedding_vocabularies(
         module = modules.get(path)
         if not isinstance(module, nn.Embedding):
             # The task names its own modules: a wrong path is the task's bug, not the user's.
-            raise ValueError(f"Task.vocabularies() names {path!r}, which is no nn.Embedding")
+            raise ValueError(
+                f"Task.embedding_vocabularies() names {path!r}, which is no nn.Embedding"
+            )
         found[id(module.weight)] = (path, vocab)
     return found
 

@@ -170,7 +170,7 @@ class Task(ABC):
     For ``predict``/``evaluate`` on a finished run: ``load_artifacts`` then ``build_network``.
 
     The abstract methods are required (``pipeline plugins check`` names any that a task
-    lacks); ``config_problems``, ``vocabulary``, ``vocabularies``, ``describe`` and
+    lacks); ``config_problems``, ``vocabulary``, ``embedding_vocabularies``, ``describe`` and
     ``write_reports`` have defaults.
     """
 
@@ -212,7 +212,7 @@ class Task(ABC):
         """Token of each embedding row (for pretrained vectors), or None without a vocabulary."""
         return None
 
-    def vocabularies(self) -> Mapping[str, Sequence[str]]:
+    def embedding_vocabularies(self) -> Mapping[str, Sequence[str]]:
         """Vocabularies of embeddings whose rows are not :meth:`vocabulary`'s, keyed by the
         embedding's module path in the network (e.g. ``decoder.embedding``); default none."""
         return {}

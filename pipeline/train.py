@@ -70,7 +70,7 @@ def train(
             registries.initializers,
             cfg.seed,
             task.vocabulary(),
-            task.vocabularies(),
+            task.embedding_vocabularies(),
         )
         if run.owner and not run.resumed:
             _log_inputs(run, cfg, task, facts, {**init_facts, **(params or {})}, network)

@@ -20,7 +20,7 @@ TASK_METHODS = (
     "save_artifacts",
     "load_artifacts",
     "vocabulary",
-    "vocabularies",
+    "embedding_vocabularies",
     "build_network",
     "dataloader",
     "metrics",

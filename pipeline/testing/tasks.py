@@ -96,7 +96,7 @@ def check_task(
             registries.initializers,
             cfg.seed,
             task.vocabulary(),
-            task.vocabularies(),
+            task.embedding_vocabularies(),
         )
         batches = {split: _first_batch(task, split) for split in ("train", "val", "test")}
         _check_training(task, network, batches["train"], cfg, steps)

@@ -221,7 +221,12 @@ def test_pretrained_vectors_reach_the_embedding_of_their_side(
     network = task.build_network(Components(task.cfg.model, regs.cells))
     cfg = task.cfg
     facts = initialize(
-        network, cfg.init, regs.initializers, cfg.seed, task.vocabulary(), task.vocabularies()
+        network,
+        cfg.init,
+        regs.initializers,
+        cfg.seed,
+        task.vocabulary(),
+        task.embedding_vocabularies(),
     )
     source_row = network.source_embedding.weight[task.fitted.source.token_to_id("a")]
     target_row = network.decoder.embedding.weight[task.fitted.target.token_to_id("A")]

@@ -133,7 +133,7 @@ class Seq2SeqTask(Task):
     def vocabulary(self) -> Sequence[str]:
         return self.fitted.source.vocab
 
-    def vocabularies(self) -> Mapping[str, Sequence[str]]:
+    def embedding_vocabularies(self) -> Mapping[str, Sequence[str]]:
         return {"decoder.embedding": self.fitted.target.vocab}
 
     def dataloader(self, split: str, rank: int = 0, world_size: int = 1) -> DataLoader[Batch]:
