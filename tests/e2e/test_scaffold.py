@@ -32,7 +32,7 @@ BITS = {  # the generated task, trained for seconds
 }
 
 
-def pip(*args: str) -> subprocess.CompletedProcess:
+def pip(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q", *args],
         capture_output=True,
@@ -50,7 +50,7 @@ def install(root: Path, site: Path) -> dict[str, str]:
     return {**env, "PYTHONPATH": os.pathsep.join([str(site), str(REPOSITORY)])}
 
 
-def cli(env: dict[str, str], cwd: Path, *argv: str) -> subprocess.CompletedProcess:
+def cli(env: dict[str, str], cwd: Path, *argv: str) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "pipeline.cli", *argv]
     return subprocess.run(command, capture_output=True, text=True, env=env, cwd=cwd)
 
@@ -119,7 +119,9 @@ def test_new_task_declares_predict_options_and_no_tokenizer(tmp_path: Path) -> N
     assert refused.returncode == 2 and "threshold must be between 0 and 1" in refused.stderr
 
 
-def test_only_the_asked_kinds_and_refuses_a_non_empty_directory(tmp_path: Path, capsys) -> None:
+def test_only_the_asked_kinds_and_refuses_a_non_empty_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = tmp_path / "cells-only"
     assert main(["plugins", "new", "cells-only", "--cell", "--directory", str(root)]) == 0
     install_line = f"next: pip install -e '{root}[test]' && (cd {root} && pytest)"

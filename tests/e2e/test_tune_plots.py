@@ -13,6 +13,7 @@ import subprocess
 import sys
 from importlib.util import find_spec
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -31,7 +32,7 @@ WITHOUT_PLOTLY = "import sys; sys.modules['plotly'] = None; "
 TUNE = "from pipeline.cli import main; raise SystemExit(main(sys.argv[1:]))"
 
 
-def tune(workdir: Path, config: Path, plotly: bool) -> dict:
+def tune(workdir: Path, config: Path, plotly: bool) -> dict[str, Any]:
     """``pipeline tune`` of two trials in a fresh process; its --json facts."""
     space = workdir / "space.yaml"
     space.write_text(yaml.safe_dump(SPACE), encoding="utf-8")
@@ -41,10 +42,11 @@ def tune(workdir: Path, config: Path, plotly: bool) -> dict:
         [sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=600
     )
     assert done.returncode == 0, done.stderr[-4000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    facts: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return facts
 
 
-def logged_plots(facts: dict, folder: Path) -> list[Path]:
+def logged_plots(facts: dict[str, Any], folder: Path) -> list[Path]:
     """The parent run's ``plots`` artifacts, downloaded as a user would."""
     client = MlflowClient(tracking_uri())
     downloaded = client.download_artifacts(facts["parent_run_id"], "plots", str(folder))
