@@ -153,6 +153,19 @@ class ${camel}Options:
     eval_size: int = field(default=128, metadata={"min": 1})
 
 
+@dataclass
+class ${camel}PredictOptions:
+    """Options of ``predict``: ``pipeline predict --run RUN --option threshold=0.7 "0 1 1"``."""
+
+    threshold: float = field(
+        default=0.5, metadata={"help": "mostly_ones when the predicted fraction exceeds it"}
+    )
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.threshold <= 1.0:
+            raise ValueError(f"threshold must be between 0 and 1, got {self.threshold}")
+
+
 class ${camel}Network(nn.Module):
     """Recurrent encoder over (B, T, 1) -> final hidden state -> one number per sequence."""
 
@@ -174,6 +187,8 @@ class ${camel}Task(Task):
     """$task_doc"""
 
     Options = ${camel}Options
+    PredictOptions = ${camel}PredictOptions
+    uses_tokenizer = False  # bits, not text: the run logs no tokenizer.* params
     monitor = "val_loss"
     monitor_mode = "min"
     metric_names = ("loss",)
@@ -226,7 +241,7 @@ class ${camel}Task(Task):
 
     @torch.no_grad()
     def predict(
-        self, network: nn.Module, texts: Sequence[str], **options: Any
+        self, network: nn.Module, texts: Sequence[str], threshold: float = 0.5, **options: Any
     ) -> list[dict[str, Any]]:
         """$task_predict_doc"""
         network.eval()
@@ -237,8 +252,9 @@ class ${camel}Task(Task):
             except ValueError:
                 message = f"$component: expected bits like '0 1 1 0', got {text!r}"
                 raise UserError(message) from None
-            inputs = torch.tensor(bits).view(1, -1, 1)  # (1, T, 1)
-            results.append({"text": text, "fraction": float(network(inputs)[0])})
+            fraction = float(network(torch.tensor(bits).view(1, -1, 1))[0])  # input (1, T, 1)
+            mostly = fraction > threshold
+            results.append({"text": text, "fraction": fraction, "mostly_ones": mostly})
         return results
 '''
 
@@ -365,6 +381,9 @@ Write plugins with the guide docs/plugins.md of rnn-pipeline.
 USAGE = {
     "cell": "- cell: `pipeline train CONFIG model.cell=$component`\n",
     "initializer": "- initializer: `pipeline train CONFIG init.recurrent=$component`\n",
-    "task": "- task: a config with `task: {name: $component, length: 12}`\n",
+    "task": (
+        "- task: a config with `task: {name: $component, length: 12}`; "
+        "`pipeline predict --run RUN --option threshold=0.7 '0 1 1 0'`\n"
+    ),
     "image_encoder": "- image encoder: a captioning config with `task.image_encoder: $component`\n",
 }

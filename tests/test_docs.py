@@ -127,6 +127,18 @@ def code_blocks(text: str, language: str) -> list[str]:
     return re.findall(rf"```{language}\n(.*?)```", text, flags=re.DOTALL)
 
 
+def test_stateful_recipe_is_the_language_models_and_names_the_streams_toolkit(guide: str) -> None:
+    import pipeline.streams
+    from plugins.tasks.language_model import task
+
+    recipe = guide.split("\n### Stateful tasks under DDP", 1)[1].split("\n### ", 1)[0]
+    [code] = code_blocks(recipe, "python")
+    method = code[code.index("def dataloader") :]
+    assert words(method) in words(inspect.getsource(task.LanguageModelTask.dataloader))
+    toolkit = section(guide, "Toolkit for tasks")
+    assert all(f"`{name}`" in toolkit for name in pipeline.streams.__all__)
+
+
 def import_code(code: str, name: str, directory: Path, monkeypatch: pytest.MonkeyPatch):
     """The tutorial's code as an importable module (check_task's processes import by name)."""
     (directory / f"{name}.py").write_text(code, encoding="utf-8")

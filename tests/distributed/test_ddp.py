@@ -15,13 +15,11 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
 from mlflow.tracking import MlflowClient
 
 from pipeline.inference import evaluate
 from pipeline.runs import checkpoint_dir
 from pipeline.tracking import tracking_uri
-from plugins.tasks.language_model import cut_streams, shard_streams
 
 DDP = [
     "trainer.accelerator=cpu",
@@ -89,28 +87,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-# ----------------------------------------------------------------------------- sharding (fast)
-
-
-def test_train_streams_of_two_ranks_are_the_one_process_grid_split_in_two() -> None:
-    tokens = torch.arange(1003)
-    whole = cut_streams(tokens, 8)  # one process, B = 8 streams
-    ranks = [cut_streams(tokens, 4, rank, 2) for rank in (0, 1)]  # 2 processes, B/2 each
-    assert torch.equal(ranks[0], whole[:4]) and torch.equal(ranks[1], whole[4:])
-    assert not set(ranks[0].flatten().tolist()) & set(ranks[1].flatten().tolist())
-    assert torch.equal(torch.cat(ranks), whole)
-
-
-def test_eval_streams_cover_each_token_once_for_any_number_of_ranks() -> None:
-    tokens = torch.arange(1003)
-    whole = shard_streams(tokens, 5)
-    for world in (2, 3, 5):
-        shards = [shard_streams(tokens, 5, rank, world) for rank in range(world)]
-        assert torch.equal(torch.cat(shards), whole)  # disjoint, contiguous, nothing dropped
-    with pytest.raises(ValueError, match="at least the number of processes"):
-        shard_streams(tokens, 2, 0, 3)
 
 
 # ----------------------------------------------------------------------------- DDP via the CLI

@@ -5,10 +5,6 @@ from plugins.tasks.language_model.task import (
     LanguageModelOptions,
     LanguageModelTask,
     Perplexity,
-    StreamChunks,
-    cut_streams,
-    shard_streams,
-    stream_grid,
 )
 
 __all__ = [
@@ -16,8 +12,4 @@ __all__ = [
     "LanguageModelOptions",
     "LanguageModelTask",
     "Perplexity",
-    "StreamChunks",
-    "cut_streams",
-    "shard_streams",
-    "stream_grid",
 ]

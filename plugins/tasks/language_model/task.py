@@ -4,7 +4,7 @@ The classic recipe (Zaremba et al. 2014): each split's token stream is cut into
 ``data.batch_size`` contiguous streams; training runs truncated back-propagation through time
 over ``task.bptt`` steps and carries the (detached) hidden state from one batch to the next.
 
-Under DDP (``W`` processes) the streams are sharded, never duplicated:
+Under DDP (``W`` processes) the streams are sharded, never duplicated (``pipeline.streams``):
 
 - train: ``data.batch_size`` is per device. The stream grid has ``batch_size * W`` rows and rank
   ``r`` trains on rows ``r*B .. (r+1)*B``; so 2 ranks with B/2 streams each see exactly the
@@ -27,11 +27,11 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from pipeline.data import Splits, load_text_splits
-from pipeline.errors import DataError, UserError
+from pipeline.errors import UserError
 from pipeline.interfaces import DataFacts, StepResult, Task
 from pipeline.metrics import WeightedMean
 from pipeline.preparation import Encoded, prepare_cached, task_cache_key
-from pipeline.sharding import shard
+from pipeline.streams import StreamChunks, cut_streams, shard_streams
 from pipeline.tokenizers import Tokenizer, build_tokenizer, load_tokenizer
 
 if TYPE_CHECKING:
@@ -91,57 +91,6 @@ class LanguageModelNetwork(nn.Module):
         embedded = self.dropout(self.embedding(tokens))  # (B, T, E)
         hidden, state = self.encoder(embedded, state=state)  # (B, T, H)
         return self.output(self.dropout(hidden)), state
-
-
-class StreamChunks(torch.utils.data.Dataset[tuple[Tensor, Tensor]]):
-    """Consecutive (input, target) windows of bptt steps over (B, N) parallel streams."""
-
-    def __init__(self, streams: Tensor, bptt: int) -> None:
-        self.streams, self.bptt = streams, bptt
-        self.starts = list(range(0, max(streams.size(1) - 1, 0), bptt))
-
-    def __len__(self) -> int:
-        return len(self.starts)
-
-    def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
-        start = self.starts[index]
-        length = min(self.bptt, self.streams.size(1) - 1 - start)
-        window = self.streams[:, start : start + length + 1]
-        return window[:, :-1], window[:, 1:]  # (B, T) each
-
-
-def cut_streams(tokens: Tensor, streams: int, rank: int = 0, world_size: int = 1) -> Tensor:
-    """(N,) token ids -> rank's (streams, N // (streams * world_size)) contiguous streams.
-
-    The grid has ``streams * world_size`` rows; rank r gets rows r*streams .. (r+1)*streams.
-    """
-    grid = stream_grid(tokens, streams * world_size)
-    return grid[rank * streams : (rank + 1) * streams]
-
-
-def shard_streams(tokens: Tensor, streams: int, rank: int = 0, world_size: int = 1) -> Tensor:
-    """Rank's contiguous share of the rows of the one-process ``streams``-row grid.
-
-    Shares differ by at most one row; every row (so every token) belongs to exactly one rank.
-    """
-    if streams < world_size:
-        raise DataError(
-            f"data.eval_batch_size ({streams}) is the total number of evaluation streams and "
-            f"must be at least the number of processes ({world_size})"
-        )
-    share = shard(streams, rank, world_size)
-    return stream_grid(tokens, streams)[share.start : share.stop]
-
-
-def stream_grid(tokens: Tensor, rows: int) -> Tensor:
-    """(N,) token ids -> (rows, N // rows), dropping the last N % rows tokens."""
-    length = tokens.numel() // rows
-    if length < 2:
-        raise DataError(
-            f"{tokens.numel()} tokens are too few for {rows} streams of at least 2 tokens: "
-            "lower data.batch_size / data.eval_batch_size or add text"
-        )
-    return tokens[: length * rows].view(rows, length)
 
 
 class LanguageModelTask(Task):
