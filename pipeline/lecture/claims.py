@@ -63,7 +63,8 @@ CRITERIA = {
     "gradient at t = 1 relative to t = T (adding problem, last epoch) is smaller through "
     "rnn_sigmoid than through rnn_tanh",
     "h": "LSTM has 3 gates and GRU 2 (rows of the recurrent matrix / H - 1); GRU has fewer "
-    "parameters and more tokens/s (forward + backward) than LSTM, and its test perplexity is "
+    "parameters and more tokens/s through its recurrent layer (forward + backward) than "
+    "LSTM, and its test perplexity is "
     f"at most {GRU_QUALITY_SLACK:.2f} times LSTM's after the same epochs",
     "i": f"after the same epochs, the smallest rate's val loss is at least {LR_GAP} nats above "
     f"the middle rate's and still falling; the largest rate's best val loss is at least "

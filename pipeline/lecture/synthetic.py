@@ -1,8 +1,8 @@
 """Tiny generated data for claim e, where reading right to left matters by construction.
 
 - Tagging (CoNLL ``word tag`` lines): an ambiguous name ("Victoria", "Granada") is a person,
-  a place or an organisation, and only the words after it say which (", la ciudad ,"). A
-  left-to-right tagger has not read them yet when it tags the name.
+  a place or an organisation, and only the verb after it says which ("cotiza en bolsa"). A
+  left-to-right tagger has not read it yet when it tags the name.
 - Classification (``LABEL text`` lines): the first word decides the label and 20 to 30
   neutral words follow; a left-to-right reader must carry it to the end, the backward
   direction reads it last.
@@ -16,12 +16,12 @@ from pathlib import Path
 
 NAMES = ("Victoria", "Granada", "Santander", "Mercedes", "Lorca", "Jaén", "Alicante", "Pilar")
 CUES = {
-    "LOC": (", la ciudad ,", ", la provincia ,", ", el municipio ,"),
-    "ORG": (", la empresa ,", ", el banco ,", ", el club ,"),
-    "PER": (", la periodista ,", ", el alcalde ,", ", la cantante ,"),
+    "LOC": ("limita con el río", "acoge el festival", "tiene playas"),
+    "ORG": ("cotiza en bolsa", "contrató a cien personas", "factura millones"),
+    "PER": ("declaró ante el juez", "cantó en el festival", "nació en un pueblo"),
 }
 PREFACES = ("", "ayer", "según fuentes oficiales", "el lunes pasado", "por fin")
-ENDINGS = ("recibió ayudas", "anunció cambios", "ganó el premio", "presentó sus cuentas")
+ENDINGS = ("desde hace años", "según la prensa", "este verano", "otra vez")
 POSITIVE = ("excelente", "magnífico", "genial", "estupendo")
 NEGATIVE = ("terrible", "pésimo", "horrible", "lamentable")
 NEUTRAL = (
