@@ -85,9 +85,19 @@ def probe_run(lab: Lab, cell: str) -> LabRun:
     key = f"probe_{cell}"
     if key in lab.runs:
         return lab.runs[key]
-    changes = deep_merge(lab.lm(cell=cell), {"trainer": {"max_epochs": lab.scale.probe_epochs}})
-    cfg = lab.config(changes)
     scale = lab.scale
+    # Truncated back-propagation learns a dependency only inside one window of task.bptt
+    # steps: 3 x the longest distance puts both ends in one window two times in three.
+    changes = deep_merge(
+        lab.lm(cell=cell),
+        {
+            "task": {"bptt": 3 * max(scale.probe_distances)},
+            "data": {"batch_size": 8},  # long windows, fewer streams: more updates per epoch
+            "optim": {"lr": 0.01},
+            "trainer": {"max_epochs": scale.probe_epochs},
+        },
+    )
+    cfg = lab.config(changes)
     result = train_and_probe(
         cfg, lab.data / key, lab.registries, scale.probe_per_distance, scale.probe_distances
     )

@@ -154,7 +154,7 @@ class Lab:
 
     def _lm_corpus(self) -> dict[str, str]:
         size = self.scale.lm_sentences
-        directory = self.data / "lm"
+        directory = self.data / f"lm-{size}"  # one corpus per size: scales share --out
         if not (directory / "test.txt").exists():
             write_demo_corpus(directory, size, max(10, size // 10), max(10, size // 10), seed=0)
         names = {"train": "train.txt", "validation": "valid.txt", "test": "test.txt"}

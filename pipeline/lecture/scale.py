@@ -28,7 +28,7 @@ class Scale:
     """Forward + backward passes timed per cell (claim h)."""
 
 
-QUICK = Scale("quick", 64, 2000, 4, (10, 30), 4000, 10, 300, (6, 20), 20, 400, 8, 30)
-FULL = Scale("full", 64, 6000, 8, (10, 30, 60), 8000, 20, 600, (6, 15, 30), 30, 1500, 10, 100)
-TINY = Scale("tiny", 4, 60, 1, (5, 8), 40, 1, 4, (6, 8), 1, 12, 1, 2)
+QUICK = Scale("quick", 64, 2000, 4, (10, 30), 4000, 10, 600, (6, 15), 50, 400, 8, 30)
+FULL = Scale("full", 64, 6000, 8, (10, 30, 60), 8000, 20, 600, (6, 10, 15, 20), 60, 1500, 10, 100)
+TINY = Scale("tiny", 4, 60, 1, (8,), 40, 1, 4, (6, 8), 1, 12, 1, 2)
 SCALES = {scale.name: scale for scale in (QUICK, FULL, TINY)}
