@@ -149,6 +149,7 @@ def gather_h(lab: Lab) -> tuple[Evidence, Produced]:
         network = _trained(lab, run).network
         evidence[f"gates_{cell}"] = measure.gates(network, lab.scale.hidden)
         evidence[f"params_{cell}"] = sum(p.numel() for p in network.parameters())
+        evidence[f"multiply_adds_per_token_{cell}"] = measure.multiply_adds_per_token(network)
         evidence[f"tokens_per_s_{cell}"] = measure.tokens_per_second(
             network, lab.scale.throughput_batches
         )

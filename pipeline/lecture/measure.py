@@ -90,6 +90,13 @@ def gates(network: nn.Module, hidden: int) -> int:
     return recurrent.size(0) // hidden - 1
 
 
+def multiply_adds_per_token(network: nn.Module) -> int:
+    """Multiply-adds of the recurrent layer per token: the entries of its input and
+    recurrent matrices (gates x H x (E + H) for one layer and direction)."""
+    groups = parameter_groups(network)
+    return sum(p.numel() for p in groups["input"] + groups["recurrent"])
+
+
 def tokens_per_second(network: nn.Module, batches: int, repeats: int = 3) -> float:
     """Median over repeats of tokens/s through the recurrent layer alone (forward + backward
     of (20, 20, E) random embeddings): the cell's cost, without the output softmax's."""
