@@ -120,10 +120,13 @@ def gather_c(lab: Lab) -> tuple[Evidence, Produced]:
         evidence[f"step0_gradient_norm_{name}"] = starts[name]["gradient_norm"]
     evidence.update(snippet_evidence())
     curve = figures.curves({"val loss by initialisation": losses}, _figure(lab, "c_curves"))
+    floor = 1e-12  # zeros' exact 0 on the log axis
     stats = figures.bars(
         {
-            "step 0: std of h_t": {n: s["activation_std"] + 1e-12 for n, s in starts.items()},
-            "step 0: gradient norm": {n: s["gradient_norm"] + 1e-12 for n, s in starts.items()},
+            "step 0: std of h_t (+1e-12)": {
+                n: s["activation_std"] + floor for n, s in starts.items()
+            },
+            "step 0: gradient norm": {n: s["gradient_norm"] + floor for n, s in starts.items()},
         },
         _figure(lab, "c_step0"),
         log=True,
