@@ -59,6 +59,7 @@ def gather_f(lab: Lab) -> tuple[Evidence, Produced]:
             runs.append(run.run_id)
             ratio = run.metrics["test_loss"] / run.metrics["test_baseline"]
             evidence[f"adding_ratio_{cell}_T{length}"] = ratio
+            evidence[f"adding_accuracy_{cell}_T{length}"] = run.metrics["test_accuracy"]
             ratios[cell].append(ratio)
     probes = {}
     for cell in PROBE_CELLS:
