@@ -14,7 +14,7 @@ from pipeline.tracking import Tracker
 
 MEMORY_CELLS = ("rnn_tanh", "lstm", "gru")
 PROBE_CELLS = ("rnn_tanh", "lstm")
-APPLICATION_RUNS = {"language_model": "a", "classification": "e", "tagging": "e"}
+APPLICATION_RUNS = {"language_model": "a", "classification": "e", "tagging": "e", "seq2seq": "k"}
 """Task -> the claim whose run shows it."""
 
 
@@ -38,6 +38,8 @@ def _application_run(lab: Lab, task: str, claim: str, bidirectional: bool = True
     directions = "bi" if bidirectional else "uni"
     if task == "language_model":
         return lab.train("lm_lstm", claim, lab.lm())
+    if task == "seq2seq":
+        return lab.train("seq2seq", claim, lab.seq2seq())
     if task == "tagging":
         return lab.train(f"tagging_{directions}", claim, lab.tagging(bidirectional))
     return lab.train(f"classification_{directions}", claim, lab.classification(bidirectional))

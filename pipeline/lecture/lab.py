@@ -141,6 +141,24 @@ class Lab:
             ),
         }
 
+    def seq2seq(self) -> dict[str, Any]:
+        """The seq2seq task's own toy data (reverse and upper-case a few symbols)."""
+        # the module comes with the seq2seq task, asked for only when that is installed
+        from plugins.tasks.seq2seq.toy_data import (  # type: ignore[import-not-found,unused-ignore]
+            write_reversal_pairs,
+        )
+
+        size = self.scale.synthetic_size
+        sizes = {"train": size, "validation": max(8, size // 4), "test": max(8, size // 4)}
+        paths = write_reversal_pairs(self.data / "seq2seq", sizes, seed=0)
+        return {
+            "task": {"name": "seq2seq"},
+            "data": {**{k: str(p) for k, p in paths.items()}, "batch_size": 16},
+            "model": {"cell": "gru", "runner": "eager"},
+            "optim": {"name": "adam", "lr": 0.01},
+            "trainer": {"max_epochs": self.scale.synthetic_epochs, "gradient_clip_val": 5.0},
+        }
+
     def _synthetic(self, paths: dict[str, Path], bidirectional: bool) -> dict[str, Any]:
         """Same budget both ways: two directions get half the units each."""
         hidden = self.scale.hidden // 2 if bidirectional else self.scale.hidden

@@ -13,6 +13,7 @@ import pytest
 from pipeline.cli import main
 from pipeline.lecture.claims import CLAIMS
 from pipeline.lecture.record import VERDICTS, Produced
+from pipeline.plugins import PluginError, default_registries
 from pipeline.tracking import Tracker
 
 
@@ -35,7 +36,10 @@ def test_the_report_covers_every_claim_with_evidence_and_runs(
         assert claim["run_ids"]
         for figure in claim["figures"]:
             assert Path(figure).is_file()
-    assert claims["k"]["evidence"]["status_named entities"] == "finished"
+    applications = claims["k"]["evidence"]
+    assert applications["status_named entities"] == "finished"
+    seq2seq = "finished" if _installed("seq2seq") else "not installed"
+    assert applications["status_seq2seq"] == seq2seq  # its run when the task is there
 
     html = (out / "index.html").read_text(encoding="utf-8")
     links = re.findall(r"""(?:src|href)\s*=\s*['"]([^'"]*)""", html)
@@ -59,6 +63,14 @@ def test_the_report_covers_every_claim_with_evidence_and_runs(
         assert run.data.tags["lecture.claim"] in CLAIMS
     shared = by_id[claims["a"]["run_ids"][0]].data.tags["lecture.claims"].split(",")
     assert {"a", "b", "d", "h", "i", "k"} <= set(shared)  # one language model, reused
+
+
+def _installed(task: str) -> bool:
+    try:
+        default_registries().tasks.get(task)
+    except PluginError:
+        return False
+    return True
 
 
 def test_an_unknown_claim_is_a_user_error(
