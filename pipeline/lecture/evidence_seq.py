@@ -158,7 +158,7 @@ def gather_k(lab: Lab) -> tuple[Evidence, Produced]:
     tracker = Tracker(lab.tracking_uri)
     for application, task in APPLICATIONS.items():
         try:
-            lab.registries.tasks.get(task)
+            task_class = lab.registries.tasks.get(task)
         except PluginError:
             evidence[f"status_{application}"] = "not installed"
             continue
@@ -170,4 +170,6 @@ def gather_k(lab: Lab) -> tuple[Evidence, Produced]:
         status = tracker.get_run(run.run_id).info.status
         evidence[f"status_{application}"] = "finished" if status == "FINISHED" else "failed"
         evidence[f"run_{application}"] = run.run_id
+        metric = task_class.monitor.replace("val_", "test_", 1)  # the task's own yardstick
+        evidence[f"{metric}_{application}"] = run.metrics.get(metric, float("nan"))
     return evidence, Produced((), tuple(runs))
