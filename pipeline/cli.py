@@ -19,6 +19,7 @@ from pipeline.commands.common import (
     tracking_option,
 )
 from pipeline.commands.plugins import add_plugins
+from pipeline.commands.report import add_report
 from pipeline.commands.runs import add_runs
 from pipeline.errors import UserError
 
@@ -76,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_tune(commands)
     add_plugins(commands)
     add_runs(commands)
+    add_report(commands)
     _add_ui(commands)
     _add_demo(commands)
     return parser
