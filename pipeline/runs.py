@@ -45,6 +45,8 @@ RANK_ENVS = ("RANK", "GROUP_RANK", "NODE_RANK", "LOCAL_RANK", "SLURM_PROCID")
 """Set by torchrun, SLURM or a per-node launch (multi-node DDP) before the process starts."""
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # stop a training cleanly: run KILLED
+REASON_TAG = "failure.reason"
+"""Why a run FAILED, for errors with a ``reason`` (``diverged``, ``disk_full``, ...)."""
 
 
 @dataclass
@@ -76,7 +78,8 @@ def owned_run(
 
     Rank 0 opens it, records its heartbeat while it runs (:mod:`pipeline.heartbeat`) and, on
     leaving, ends it FINISHED, KILLED (Ctrl-C, SIGTERM; its last checkpoint logged for
-    ``--resume``) or FAILED (the error as a tag). Other ranks get its id and leave its status
+    ``--resume``) or FAILED (the error and its reason, if any, as tags). Other ranks get its
+    id and leave its status
     alone. In every rank SIGINT and SIGTERM raise KeyboardInterrupt inside.
     """
     if is_launched_rank():
@@ -103,6 +106,7 @@ def owned_run(
         os.environ[RUN_ID_ENV] = run.run_id
         stack.callback(os.environ.pop, RUN_ID_ENV, None)
         stack.enter_context(final_status(tracker, run.run_id))
+        stack.enter_context(_tag_failure_reason(run))
         stack.enter_context(run_heartbeat(tracker, run.run_id, interval))  # stops before that
         stack.enter_context(_signals_as_interrupt())
         stack.enter_context(_log_last_checkpoint_on_interrupt(run))
@@ -144,6 +148,18 @@ def _log_last_checkpoint_on_interrupt(run: OwnedRun) -> Iterator[None]:
         last = run.checkpoints / "last.ckpt"
         if last.is_file():
             log_checkpoint(run.tracker, run.run_id, last)
+        raise
+
+
+@contextmanager
+def _tag_failure_reason(run: OwnedRun) -> Iterator[None]:
+    """Tag the reason of an error that has one, so that failed runs can be told apart."""
+    try:
+        yield
+    except Exception as error:
+        reason = getattr(error, "reason", None)
+        if isinstance(reason, str):
+            run.tracker.set_tags(run.run_id, {REASON_TAG: reason})
         raise
 
 

@@ -7,6 +7,7 @@ dataset (``data.text_column``, ``task.label_column``); the network is
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.utils.data import DataLoader
 
-from pipeline.data import Splits, read_splits
+from pipeline.data import Splits, read_splits, split_encoding
 from pipeline.errors import DataError
 from pipeline.interfaces import DataFacts, StepResult, Task
 from pipeline.preparation import Encoded, prepare_cached, task_cache_key
@@ -143,10 +144,14 @@ class ClassificationTask(Task):
             where = f"data.name: split {name!r} of dataset {data.name!r}"
             return dataset_examples(dataset, settings, where)
 
+        def read_file(path: Path, key: str) -> list[Example]:
+            encoding = split_encoding(data, key)
+            return read_examples(path, dataclasses.replace(settings, encoding=encoding), key)
+
         return read_splits(
             data,
             self.cfg.seed,
-            lambda path, key: read_examples(path, settings, key),
+            read_file,
             read_split,
             noun="labelled examples",
             kind="a labelled text file",
