@@ -8,11 +8,14 @@ dropped, nothing is trained).
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 from pipeline.config import Config
 from pipeline.data import DATA_SPLITS, encodings_problems, split_encoding
 from pipeline.errors import DataError, UserError
+from pipeline.runs import local_root
+from pipeline.storage_errors import storage_errors
 from pipeline.textfiles import location, read_text
 from pipeline.trainer import check_trainer_settings
 
@@ -31,6 +34,8 @@ def preflight(cfg: Config) -> None:
         if path is not None:
             key = f"data.{split}"
             _check_file(Path(path).expanduser(), key, split_encoding(cfg.data, key))
+    for folder in (local_root(), Path(cfg.data.cache_dir).expanduser()):
+        _check_writable(folder, cfg)
     check_trainer_settings(cfg.trainer)
 
 
@@ -40,3 +45,12 @@ def _check_file(path: Path, key: str, encoding: str) -> None:
         raise DataError(f"{key}: file {str(path)!r} is not readable; fix its permissions")
     if not read_text(path, encoding, key).strip():
         raise DataError(f"{location(key, path)} is empty; set {key} to a file with examples")
+
+
+def _check_writable(folder: Path, cfg: Config) -> None:
+    """folder exists (made if missing) and takes a file: a real write, since root passes
+    ``os.access`` checks on folders it may not write (and a read-only mount refuses it)."""
+    with storage_errors(cfg):
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass

@@ -13,10 +13,12 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pipeline.config import Config
 from pipeline.errors import UserError
-from pipeline.tracking import STORE_DIR, tracking_uri
+
+if TYPE_CHECKING:
+    from pipeline.config import Config
 
 REASONS = {
     errno.ENOSPC: ("disk_full", "no space left on the device"),
@@ -85,18 +87,23 @@ def advice(path: str | None, cfg: Config | None, reason: str) -> str:
     if path is None:
         return f"{fix}, or move the files elsewhere (tracking.uri, data.cache_dir, TMPDIR)"
     resolved = Path(path).expanduser().resolve()
-    for folder, setting in _settings(cfg):
-        if resolved == folder or folder in resolved.parents:
-            return f"{fix} there, or {setting}"
+    matches = [  # the folder holding it (the closest first), else one it would hold
+        (resolved == folder or folder in resolved.parents, len(folder.parts), setting)
+        for folder, setting in _settings(cfg)
+        if resolved == folder or folder in resolved.parents or resolved in folder.parents
+    ]
+    if matches:
+        return f"{fix} there, or {max(matches)[2]}"
+    if Path(tempfile.gettempdir()).resolve() in resolved.parents:
+        return f"{fix} there, or set TMPDIR to a folder with room"
     return f"{fix} there"
 
 
 def _settings(cfg: Config | None) -> list[tuple[Path, str]]:
-    """Folders the pipeline writes to and the setting that moves each (most specific first)."""
-    local = (Path.cwd() / STORE_DIR / "local").resolve()
+    """Folders the pipeline writes to and what moves the files of each elsewhere."""
+    local = (Path.cwd() / "mlruns" / "local").resolve()  # runs.local_root(), without torch
     pairs = [
         (local, "run from another folder (checkpoints go under ./mlruns/local of the current one)"),
-        (Path(tempfile.gettempdir()).resolve(), "set TMPDIR to a folder with room"),
     ]
     if cfg is not None:
         cache = Path(cfg.data.cache_dir).expanduser().resolve()
@@ -110,6 +117,8 @@ def _settings(cfg: Config | None) -> list[tuple[Path, str]]:
 
 
 def _store_file(cfg: Config | None) -> str | None:
+    from pipeline.tracking import tracking_uri  # mlflow: only once an error is being reported
+
     uri = tracking_uri(cfg.tracking.uri if cfg is not None else None)
     if not uri.startswith("sqlite:///"):
         return None

@@ -58,7 +58,7 @@ def read_text(path: str | Path, encoding: str, key: str, kind: str = "a text fil
 def looks_like_mojibake(data: bytes, encoding: str) -> bool:
     """True when data, read with a non-UTF encoding, is valid UTF-8 holding non-ASCII text:
     almost surely a UTF-8 file read wrongly (``aprobó`` read as latin-1 is ``aprobÃ³``)."""
-    if codecs.lookup(encoding).name.startswith("utf") or data.isascii():
+    if data.isascii() or codecs.lookup(encoding).name.startswith("utf"):
         return False
     try:
         data.decode("utf-8")
@@ -96,7 +96,7 @@ def _decode_message(
     return (
         f"{location(key, path)} is not valid {encoding}: byte 0x{byte} at offset "
         f"{error.start} (line {line}): {error.reason}. Set {_encoding_key(key)} to the "
-        "file's encoding, e.g. latin-1"
+        "file's encoding, e.g. data.encoding=latin-1"
     )
 
 
