@@ -20,6 +20,10 @@ CHECK_EVERY = 16
 """Training batches between two reads of the flag (a diverged run stops within this many)."""
 
 
+DIVERGED_LINE = "error: training diverged: "
+"""How ``pipeline train`` reports a divergence on stderr (a launched trial's is read back)."""
+
+
 class Diverged(UserError):
     """The training or validation loss became NaN or infinite (its run is tagged with reason)."""
 
@@ -73,7 +77,7 @@ class DivergenceCheck(Callback):
         if not trainer.strategy.reduce_boolean_decision(bad, all=False):
             return
         raise Diverged(
-            f"training diverged: {what} became NaN or infinite in epoch "
+            f"{DIVERGED_LINE.removeprefix('error: ')}{what} became NaN or infinite in epoch "
             f"{trainer.current_epoch} (by step {trainer.global_step}); lower optim.lr (now "
             f"{self.lr:g}), set trainer.gradient_clip_val (e.g. 0.25), or try optim.name=adam. "
             "The run is FAILED; its checkpoints from before the divergence are kept"

@@ -23,7 +23,7 @@ import optuna
 from optuna.trial import TrialState
 
 from pipeline import config as config_module
-from pipeline.divergence import Diverged
+from pipeline.divergence import DIVERGED_LINE, Diverged
 from pipeline.errors import UserError
 from pipeline.plugins import Registries, default_registries
 from pipeline.repair import TRIAL_DIED, end_stopped_run, repair_on_start
@@ -315,6 +315,9 @@ def _launch_train(cfg: config_module.Config, ref: TrialRef) -> str:
         text=True,
         check=False,
     )
+    diverged = [line for line in done.stderr.splitlines() if line.startswith(DIVERGED_LINE)]
+    if done.returncode == 2 and diverged:  # its run is FAILED and tagged: the trial as in-process
+        raise Diverged(diverged[-1].removeprefix("error: "))
     if done.returncode != 0:
         raise RuntimeError(f"trial training exited {done.returncode}: {done.stderr[-800:]}")
     return str(json.loads(done.stdout)["run_id"])
