@@ -39,8 +39,7 @@ class DivergenceCheck(Callback):
 
     def __init__(self, lr: float) -> None:
         self.lr = lr
-        self.bad: torch.Tensor | None = None  # () bool on the loss's device: a bad loss seen
-        self.first: float | None = None
+        self.bad: torch.Tensor | None = None  # () bool, on the loss's device: seen since a check
 
     def on_train_batch_end(
         self, trainer: L.Trainer, module: L.LightningModule, outputs: Any, batch: Any, index: int
@@ -73,7 +72,8 @@ class DivergenceCheck(Callback):
         self._check(trainer, ", ".join(bad) or "a validation metric")
 
     def _check(self, trainer: L.Trainer, what: str) -> None:
-        bad = bool(self.bad) if self.bad is not None else False
+        seen, self.bad = self.bad, None
+        bad = bool(seen) if seen is not None else False  # waits for the device
         if not trainer.strategy.reduce_boolean_decision(bad, all=False):
             return
         raise Diverged(
