@@ -80,8 +80,8 @@ def owned_run(
     Rank 0 opens it, records its heartbeat while it runs (:mod:`pipeline.heartbeat`) and, on
     leaving, ends it FINISHED, KILLED (Ctrl-C, SIGTERM; its last checkpoint logged for
     ``--resume``) or FAILED (the error and its reason, if any, as tags). Other ranks get its
-    id and leave its status
-    alone. In every rank SIGINT and SIGTERM raise KeyboardInterrupt inside.
+    id and leave its status alone. In every rank SIGINT and SIGTERM raise KeyboardInterrupt
+    inside.
     """
     if is_launched_rank():
         inherited = os.environ.get(RUN_ID_ENV)
