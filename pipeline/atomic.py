@@ -32,9 +32,11 @@ def atomic_writer(path: Path, mode: str = "wb", encoding: str | None = None) -> 
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
+        if isinstance(error, OSError) and error.filename is None:  # write(): says no path
+            raise OSError(error.errno, error.strerror, str(path)) from error
         raise
     _fsync_folder(path.parent)
 

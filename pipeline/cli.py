@@ -58,6 +58,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 130
     except Exception as error:  # a plugin's bug: one line naming it; the core's: traceback
+        from pipeline.storage_errors import storage_error
+
+        storage = None if debug else storage_error(error, None)  # a full disk, a read-only folder
+        if storage is not None:
+            print(f"error: {storage}", file=sys.stderr)
+            return 2
         line = None if debug else plugin_errors.describe(error)
         if line is None:
             raise

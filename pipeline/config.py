@@ -52,6 +52,8 @@ class DataConfig:
     validation: str | None = None
     test: str | None = None
     encoding: str = "utf-8"
+    encodings: dict[str, str] = field(default_factory=dict)
+    """Per-split encodings over ``encoding``, e.g. ``{validation: latin-1}``."""
     validation_fraction: float = field(default=0.1, metadata=_range(0.0, 0.5))
     test_fraction: float = field(default=0.1, metadata=_range(0.0, 0.5))
     batch_size: int = field(default=20, metadata=_range(1))

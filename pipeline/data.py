@@ -7,7 +7,7 @@ name or a local directory, one written by ``save_to_disk`` or a folder of text/c
 Plain text, one example a line, is ready-made: :func:`load_text_splits`::
 
     def read_file(path: Path, key: str) -> list[Sentence]:  # key: "data.train", ...
-        text = read_text(path, cfg.data.encoding, key, kind="a CoNLL file")
+        text = read_text(path, split_encoding(cfg.data, key), key, kind="a CoNLL file")
         return parse_sentences(text, key, path)  # the task's parser (pipeline.textfiles)
 
     def read_dataset(split: str, dataset: datasets.Dataset) -> list[Sentence]: ...
@@ -18,6 +18,7 @@ Plain text, one example a line, is ready-made: :func:`load_text_splits`::
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import random
@@ -38,9 +39,11 @@ __all__ = [
     "Splits",
     "carve",
     "dataset_splits",
+    "encodings_problems",
     "fingerprint",
     "load_text_splits",
     "read_splits",
+    "split_encoding",
 ]
 
 DATA_SPLITS = ("train", "validation", "test")
@@ -167,12 +170,35 @@ def carve(
 # ----------------------------------------------------------------------------- plain text
 
 
+def split_encoding(data: DataConfig, key: str) -> str:
+    """The encoding of the file that key (``data.train``, ...) names: ``data.encodings`` of
+    its split, else ``data.encoding``."""
+    return data.encodings.get(key.removeprefix("data."), data.encoding)
+
+
+def encodings_problems(data: DataConfig) -> list[str]:
+    """``data.encodings`` keys that are not split names, and encodings Python does not know."""
+    problems = [
+        f"data.encodings.{split}: not a split; use {', '.join(DATA_SPLITS)}"
+        for split in data.encodings
+        if split not in DATA_SPLITS
+    ]
+    for key, name in [("data.encoding", data.encoding)] + [
+        (f"data.encodings.{split}", name) for split, name in data.encodings.items()
+    ]:
+        try:
+            codecs.lookup(name)
+        except LookupError:
+            problems.append(f"{key}: unknown encoding {name!r}; e.g. utf-8, latin-1, cp1252")
+    return problems
+
+
 def load_text_splits(data: DataConfig, seed: int) -> Splits[str]:
     """Text lines of train, validation and test: local files (stripped, blank lines dropped)
     or the ``data.text_column`` of a dataset; missing validation/test carved from train."""
 
     def read_file(path: Path, key: str) -> list[str]:
-        return read_lines(path, data.encoding, key)
+        return read_lines(path, split_encoding(data, key), key)
 
     def read_dataset(split: str, dataset: Any) -> list[str]:
         return _column_lines(data, split, dataset)
@@ -259,6 +285,7 @@ def fingerprint(data: DataConfig) -> dict[str, Any]:
     """What identifies the data for cache keys (the seed, which carving uses, is not in it)."""
     settings = {
         "encoding": data.encoding,
+        **({"encodings": data.encodings} if data.encodings else {}),  # old cache keys kept
         "validation_fraction": data.validation_fraction,
         "test_fraction": data.test_fraction,
     }

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 
-from pipeline import config as config_module
 from pipeline.checkpoints import check_run_id
 from pipeline.interfaces import Task
 from pipeline.model import PipelineModule
 from pipeline.plugins import Registries, default_registries
 from pipeline.predict_options import predict_options
-from pipeline.runs import TrainedRun, fetch_run_files, load_trained
+from pipeline.runs import TrainedRun, load_trained, logged_config
 from pipeline.tracking import Tracker
 
 
@@ -32,7 +33,12 @@ def evaluate(
 ) -> dict[str, float]:
     """The task's metrics of the run's best weights on split (``val`` or ``test``)."""
     trained = load(run_id, tracking_uri, registries)
-    trained.task.prepare_data(Path(trained.cfg.data.cache_dir))
+    cache = Path(trained.cfg.data.cache_dir).expanduser()
+    if writable(cache):
+        trained.task.prepare_data(cache)
+    else:  # e.g. a relative cache_dir in a read-only folder: encode the data in a scratch one
+        with tempfile.TemporaryDirectory(prefix="rnn-pipeline-cache-") as scratch:
+            trained.task.prepare_data(Path(scratch))
     module = PipelineModule(trained.task, trained.network, trained.cfg.optim)
     trainer = L.Trainer(
         accelerator="cpu",
@@ -45,6 +51,12 @@ def evaluate(
     run = trainer.test if split == "test" else trainer.validate
     results = run(module, verbose=False)
     return {key: float(value) for key, value in results[0].items()}
+
+
+def writable(folder: Path) -> bool:
+    """Whether folder, or its nearest existing parent that would hold it, can be written."""
+    existing = next(p for p in [folder, *folder.resolve().parents] if p.exists())
+    return os.access(existing, os.W_OK)
 
 
 def predict(
@@ -68,8 +80,7 @@ def run_task_class(
     registries = registries or default_registries()
     tracker = Tracker(tracking_uri)
     tracker.get_run(check_run_id(run_id))
-    path = fetch_run_files(tracker, run_id, "config.yaml")
-    raw = config_module.load_yaml(path.read_text(encoding="utf-8"))
-    cfg = config_module.build_config(raw, registries)
+    with tempfile.TemporaryDirectory(prefix="rnn-pipeline-run-") as downloads:
+        cfg = logged_config(tracker, run_id, registries, Path(downloads))
     task_class: type[Task] = registries.tasks.get(cfg.task.name)
     return task_class

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -46,6 +47,8 @@ RANK_ENVS = ("RANK", "GROUP_RANK", "NODE_RANK", "LOCAL_RANK", "SLURM_PROCID")
 """Set by torchrun, SLURM or a per-node launch (multi-node DDP) before the process starts."""
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # stop a training cleanly: run KILLED
+REASON_TAG = "failure.reason"
+"""Why a run FAILED, for errors with a ``reason`` (``diverged``, ``disk_full``, ...)."""
 
 
 @dataclass
@@ -77,8 +80,9 @@ def owned_run(
 
     Rank 0 opens it, records its heartbeat while it runs (:mod:`pipeline.heartbeat`) and, on
     leaving, ends it FINISHED, KILLED (Ctrl-C, SIGTERM; its last checkpoint logged for
-    ``--resume``) or FAILED (the error as a tag). Other ranks get its id and leave its status
-    alone. In every rank SIGINT and SIGTERM raise KeyboardInterrupt inside.
+    ``--resume``) or FAILED (the error and its reason, if any, as tags). Other ranks get its
+    id and leave its status alone. In every rank SIGINT and SIGTERM raise KeyboardInterrupt
+    inside.
     """
     if is_launched_rank():
         inherited = os.environ.get(RUN_ID_ENV)
@@ -104,6 +108,7 @@ def owned_run(
         os.environ[RUN_ID_ENV] = run.run_id
         stack.callback(os.environ.pop, RUN_ID_ENV, None)
         stack.enter_context(final_status(tracker, run.run_id))
+        stack.enter_context(_tag_failure_reason(run))
         stack.enter_context(run_heartbeat(tracker, run.run_id, interval))  # stops before that
         stack.enter_context(_signals_as_interrupt())
         stack.enter_context(_log_last_checkpoint_on_interrupt(run))
@@ -149,6 +154,18 @@ def _log_last_checkpoint_on_interrupt(run: OwnedRun) -> Iterator[None]:
 
 
 @contextmanager
+def _tag_failure_reason(run: OwnedRun) -> Iterator[None]:
+    """Tag the reason of an error that has one, so that failed runs can be told apart."""
+    try:
+        yield
+    except Exception as error:
+        reason = getattr(error, "reason", None)
+        if isinstance(reason, str):
+            run.tracker.set_tags(run.run_id, {REASON_TAG: reason})
+        raise
+
+
+@contextmanager
 def _signals_as_interrupt() -> Iterator[None]:
     """SIGINT and SIGTERM raise KeyboardInterrupt, so the run ends KILLED, not RUNNING.
 
@@ -175,7 +192,12 @@ def local_dir(run_id: str) -> Path:
 
     Refused for a name that is not one plain folder name or resolves outside mlruns/local.
     """
-    return confined_run_dir(Path.cwd() / STORE_DIR / "local", run_id)
+    return confined_run_dir(local_root(), run_id)
+
+
+def local_root() -> Path:
+    """mlruns/local of the current folder: every run's local files (checkpoints, staging)."""
+    return Path.cwd() / STORE_DIR / "local"
 
 
 def checkpoint_dir(run_id: str) -> Path:
@@ -235,12 +257,15 @@ def open_run(
     )
 
 
-def fetch_run_files(tracker: Tracker, run_id: str, artifact_path: str) -> Path:
-    """A run artifact as a local path: staged copy when present, else downloaded."""
+def fetch_run_files(
+    tracker: Tracker, run_id: str, artifact_path: str, downloads: Path | None = None
+) -> Path:
+    """A run artifact as a local path: staged copy when present, else downloaded into
+    downloads (default: the run's local folder, which it creates)."""
     staged = local_dir(run_id) / "inputs" / artifact_path
     if staged.exists():
         return staged
-    destination = local_dir(run_id) / "downloaded"
+    destination = downloads or local_dir(run_id) / "downloaded"
     destination.mkdir(parents=True, exist_ok=True)
     return tracker.download(run_id, artifact_path, destination)
 
@@ -256,19 +281,32 @@ class TrainedRun:
 
 
 def load_trained(tracker: Tracker, run_id: str, registries: Registries) -> TrainedRun:
-    """Rebuild run_id's network from its logged config and task files, with its best weights."""
+    """Rebuild run_id's network from its logged config and task files, with its best weights.
+
+    Files the run has no local copy of are downloaded into a temporary folder, deleted once
+    loaded: predict and evaluate write nothing into the current folder.
+    """
     tracker.get_run(check_run_id(run_id))  # before any path is built from it
-    config_path = fetch_run_files(tracker, run_id, "config.yaml")
-    raw = config_module.load_yaml(config_path.read_text(encoding="utf-8"))
-    cfg = config_module.build_config(raw, registries)
-    task = registries.tasks.get(cfg.task.name)(cfg)
-    task.load_artifacts(fetch_run_files(tracker, run_id, "task"))
-    network = task.build_network(
-        Components(cfg.model, registries.cells, registries.image_encoders, restoring=True)
-    )
-    network.load_state_dict(_network_weights(tracker, run_id))
+    with tempfile.TemporaryDirectory(prefix="rnn-pipeline-run-") as scratch:
+        downloads = Path(scratch)
+        cfg = logged_config(tracker, run_id, registries, downloads)
+        task = registries.tasks.get(cfg.task.name)(cfg)
+        task.load_artifacts(fetch_run_files(tracker, run_id, "task", downloads))
+        network = task.build_network(
+            Components(cfg.model, registries.cells, registries.image_encoders, restoring=True)
+        )
+        network.load_state_dict(_network_weights(tracker, run_id, downloads))
     network.eval()
     return TrainedRun(run_id, cfg, task, network)
+
+
+def logged_config(
+    tracker: Tracker, run_id: str, registries: Registries, downloads: Path | None = None
+) -> Config:
+    """The config run_id was trained with, as it logged it."""
+    path = fetch_run_files(tracker, run_id, "config.yaml", downloads)
+    raw = config_module.load_yaml(path.read_text(encoding="utf-8"))
+    return config_module.build_config(raw, registries)
 
 
 def best_checkpoint(tracker: Tracker, run_id: str) -> Path:
@@ -276,16 +314,19 @@ def best_checkpoint(tracker: Tracker, run_id: str) -> Path:
     return _best(tracker, run_id)[0]
 
 
-def _network_weights(tracker: Tracker, run_id: str) -> dict[str, Any]:
+def _network_weights(tracker: Tracker, run_id: str, downloads: Path) -> dict[str, Any]:
     """The network's tensors from the run's best checkpoint (loaded with weights_only=True)."""
     prefix = "network."
     return {
         k.removeprefix(prefix): v
-        for k, v in _best(tracker, run_id)[1]["state_dict"].items()
+        for k, v in _best(tracker, run_id, downloads)[1]["state_dict"].items()
         if k.startswith(prefix)
     }
 
 
-def _best(tracker: Tracker, run_id: str) -> tuple[Path, dict[str, Any]]:
+def _best(
+    tracker: Tracker, run_id: str, downloads: Path | None = None
+) -> tuple[Path, dict[str, Any]]:
     local = checkpoint_dir(run_id) / "best.ckpt"
-    return verified_checkpoint(tracker, run_id, local, local_dir(run_id) / "downloaded")
+    downloads = downloads or local_dir(run_id) / "downloaded"
+    return verified_checkpoint(tracker, run_id, local, downloads)

@@ -6,6 +6,7 @@ A space file (conf/tune/*.yaml)::
     sampler: {name: tpe, seed: 0}                          # tpe | random | grid
     pruner: {name: median, n_startup_trials: 3, n_warmup_steps: 1}  # median | hyperband | none
     heartbeat: {interval: 10, grace: 30}                   # seconds; stale trials are retried
+    on_divergence: prune                                   # prune | fail: a NaN/inf loss's trial
     params:
       model.hidden_size: {int: [32, 1024], log: true}
       optim.lr: {float: [1.0e-4, 1.0], log: true}
@@ -42,6 +43,8 @@ PRUNERS = {
     "hyperband": ("min_resource", "max_resource", "reduction_factor"),
     "none": (),
 }
+SECTIONS = ("objective", "sampler", "pruner", "heartbeat", "on_divergence", "params")
+ON_DIVERGENCE = ("prune", "fail")
 OPEN_PREFIXES = ("model.cell_options.", "init.options.", "tokenizer.options.")
 """Keys under these prefixes are free-form options, searchable though not in the schema."""
 
@@ -92,6 +95,8 @@ class SearchSpace:
     sampler: dict[str, Any] = field(default_factory=lambda: {"name": "tpe", "seed": 0})
     pruner: dict[str, Any] = field(default_factory=lambda: {"name": "median"})
     heartbeat: dict[str, int] = field(default_factory=lambda: {"interval": 10, "grace": 30})
+    on_divergence: str = "prune"
+    """A trial whose loss becomes NaN or infinite is PRUNED (the study goes on) or FAILED."""
     text: str = ""
 
     fixed: dict[str, Any] = field(default_factory=dict)
@@ -142,10 +147,9 @@ def load_space(path: Path, base: dict[str, Any], registries: Registries) -> Sear
     if not isinstance(raw, dict):
         raise ConfigError([f"{path}: expected a mapping with objective, sampler, pruner, params"])
     problems: list[str] = []
-    unknown = raw.keys() - {"objective", "sampler", "pruner", "heartbeat", "params"}
+    unknown = raw.keys() - set(SECTIONS)
     problems += [
-        f"{path}: unknown section {k!r}; allowed: objective, sampler, pruner, heartbeat, params"
-        for k in sorted(unknown)
+        f"{path}: unknown section {k!r}; allowed: {', '.join(SECTIONS)}" for k in sorted(unknown)
     ]
     cfg = config_module.build_config(base, registries)
     task = registries.tasks.get(cfg.task.name)
@@ -157,6 +161,11 @@ def load_space(path: Path, base: dict[str, Any], registries: Registries) -> Sear
         raw.get("pruner") or {"name": "median"}, "pruner", PRUNERS, problems
     )
     space.heartbeat = {"interval": 10, "grace": 30, **(raw.get("heartbeat") or {})}
+    space.on_divergence = raw.get("on_divergence", "prune")
+    if space.on_divergence not in ON_DIVERGENCE:
+        problems.append(
+            f"on_divergence: {space.on_divergence!r}; allowed: {', '.join(ON_DIVERGENCE)}"
+        )
     space.params = in_sampling_order(params, problems)
     configured = config_module.flatten(config_module.to_dict(cfg))
     when_problems, space.fixed = condition_problems(params, configured)

@@ -12,12 +12,16 @@ example a line) and walks the text with :func:`numbered_lines`; a problem in a r
 
 from __future__ import annotations
 
+import codecs
+import functools
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
 from pipeline.errors import DataError
 
-__all__ = ["location", "numbered_lines", "read_lines", "read_text"]
+__all__ = ["location", "looks_like_mojibake", "numbered_lines", "read_lines", "read_text"]
+log = logging.getLogger(__name__)
 
 
 def location(key: str, path: str | Path, line: int | None = None) -> str:
@@ -41,11 +45,47 @@ def read_text(path: str | Path, encoding: str, key: str, kind: str = "a text fil
         raise DataError(f"{key}: {str(path)!r} is not a file; set {key} to {kind}")
     data = path.read_bytes()
     try:
-        return data.decode(encoding).removeprefix("\ufeff")
+        text = data.decode(encoding).removeprefix("\ufeff")
     except LookupError as error:
         raise DataError(f"data.encoding: unknown encoding {encoding!r} ({error})") from error
     except UnicodeDecodeError as error:
         raise DataError(_decode_message(path, key, data, encoding, error)) from error
+    if looks_like_mojibake(data, encoding):
+        _warn_mojibake(str(path), key, encoding)
+    return text
+
+
+def looks_like_mojibake(data: bytes, encoding: str) -> bool:
+    """True when data, read with a non-UTF encoding, is valid UTF-8 holding non-ASCII text:
+    almost surely a UTF-8 file read wrongly (``aprobó`` read as latin-1 is ``aprobÃ³``)."""
+    if data.isascii() or codecs.lookup(encoding).name.startswith("utf"):
+        return False
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _encoding_key(key: str) -> str:
+    """The setting that picks the encoding of the file named by key."""
+    split = key.removeprefix("data.")
+    if split in ("train", "validation", "test"):
+        return f"data.encoding (or data.encodings.{split}, for this file alone)"
+    return "data.encoding"
+
+
+@functools.cache  # once per file and encoding: the preflight and the task both read a file
+def _warn_mojibake(path: str, key: str, encoding: str) -> None:
+    log.warning(
+        "%s: file %r is read as %s but is valid UTF-8 with non-ASCII text, which %s misreads "
+        "(e.g. 'ó' as 'Ã³'). If the file is UTF-8, set %s to utf-8",
+        key,
+        path,
+        encoding,
+        encoding,
+        _encoding_key(key),
+    )
 
 
 def _decode_message(
@@ -55,8 +95,8 @@ def _decode_message(
     byte = data[error.start : error.start + 1].hex()
     return (
         f"{location(key, path)} is not valid {encoding}: byte 0x{byte} at offset "
-        f"{error.start} (line {line}): {error.reason}. Set data.encoding to the file's "
-        "encoding, e.g. data.encoding=latin-1"
+        f"{error.start} (line {line}): {error.reason}. Set {_encoding_key(key)} to the "
+        "file's encoding, e.g. data.encoding=latin-1"
     )
 
 

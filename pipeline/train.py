@@ -22,6 +22,7 @@ from pipeline.plugins import Registries, default_registries
 from pipeline.preflight import preflight
 from pipeline.resume import check_resume
 from pipeline.runs import OwnedRun, fetch_run_files, local_dir, owned_run
+from pipeline.storage_errors import storage_errors
 from pipeline.tracking import Tracker
 from pipeline.trainer import build_trainer, fit, set_up_process, tested_metrics
 
@@ -51,36 +52,52 @@ def train(
     ``resume`` continues that run from its last usable checkpoint (:mod:`pipeline.resume`).
     """
     registries = registries or default_registries()
-    preflight(cfg)
-    task = registries.tasks.get(cfg.task.name)(cfg)
-    tracker = Tracker(cfg.tracking.uri)
-    # Checked before the run is reopened: a refused resume leaves it as it was.
-    last = check_resume(tracker, cfg, registries, resume) if resume else None
-    with owned_run(tracker, cfg, registries, resume=resume, tags=tags) as run:
-        set_up_process(cfg)
-        if run.resumed:
-            task.load_artifacts(fetch_run_files(tracker, run.run_id, "task"))
-        facts = task.prepare_data(Path(cfg.data.cache_dir))
-        network = task.build_network(
-            Components(cfg.model, registries.cells, registries.image_encoders)
-        )
-        init_facts = initialize(
-            network,
-            cfg.init,
-            registries.initializers,
-            cfg.seed,
-            task.vocabulary(),
-            task.embedding_vocabularies(),
-        )
-        if run.owner and not run.resumed:
-            _log_inputs(run, cfg, task, facts, {**init_facts, **(params or {})}, network)
-        module = PipelineModule(task, network, cfg.optim)
-        trainer, best = build_trainer(cfg, task, run, callbacks)
-        fit(trainer, module, str(last) if last else None)
-        metrics, best_path = tested_metrics(trainer, module, best, task.monitor)
-        if run.owner:
-            _log_outputs(run, task, network, best_path, metrics)
+    with storage_errors(cfg):  # opening or ending the run (a read-only folder, a full store)
+        preflight(cfg)
+        task = registries.tasks.get(cfg.task.name)(cfg)
+        tracker = Tracker(cfg.tracking.uri)
+        # Checked before the run is reopened: a refused resume leaves it as it was.
+        last = check_resume(tracker, cfg, registries, resume) if resume else None
+        with (
+            owned_run(tracker, cfg, registries, resume=resume, tags=tags) as run,
+            storage_errors(cfg),  # inside the run: it ends FAILED with the reason tagged
+        ):
+            metrics, best_path = _train_in_run(run, cfg, task, registries, last, callbacks, params)
     return TrainResult(run.run_id, tracker.uri, metrics, best_path, run.owner)
+
+
+def _train_in_run(
+    run: OwnedRun,
+    cfg: Config,
+    task: Task,
+    registries: Registries,
+    last: Path | None,
+    callbacks: Sequence[Callback],
+    params: dict[str, Any] | None,
+) -> tuple[dict[str, float], str | None]:
+    """Data, network, fit (from last when resuming), test; the metrics and best checkpoint."""
+    set_up_process(cfg)
+    if run.resumed:
+        task.load_artifacts(fetch_run_files(run.tracker, run.run_id, "task"))
+    facts = task.prepare_data(Path(cfg.data.cache_dir))
+    network = task.build_network(Components(cfg.model, registries.cells, registries.image_encoders))
+    init_facts = initialize(
+        network,
+        cfg.init,
+        registries.initializers,
+        cfg.seed,
+        task.vocabulary(),
+        task.embedding_vocabularies(),
+    )
+    if run.owner and not run.resumed:
+        _log_inputs(run, cfg, task, facts, {**init_facts, **(params or {})}, network)
+    module = PipelineModule(task, network, cfg.optim)
+    trainer, best = build_trainer(cfg, task, run, callbacks)
+    fit(trainer, module, str(last) if last else None)
+    metrics, best_path = tested_metrics(trainer, module, best, task.monitor)
+    if run.owner:
+        _log_outputs(run, task, network, best_path, metrics)
+    return metrics, best_path
 
 
 def _log_inputs(

@@ -6,7 +6,8 @@ import logging
 import signal
 import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import lightning as L
@@ -22,6 +23,7 @@ from pipeline.atomic_checkpoint_io import AtomicCheckpointIO
 from pipeline.checkpoints import record_local_checksum
 from pipeline.config import Config, TrainerConfig
 from pipeline.diagnostics import GradientFlowCallback
+from pipeline.divergence import Diverged, DivergenceCheck
 from pipeline.errors import UserError
 from pipeline.interfaces import Task
 from pipeline.logger import LearningRate, RunLogger
@@ -29,6 +31,7 @@ from pipeline.model import PipelineModule
 from pipeline.progress import TimedProgressBar
 from pipeline.random_states import RandomStates
 from pipeline.runs import OwnedRun, ShareRunId
+from pipeline.storage_errors import storage_error
 
 
 class TrainerSettingsError(UserError):
@@ -58,6 +61,10 @@ class SaveOnException(Callback):
     def on_exception(
         self, trainer: L.Trainer, module: L.LightningModule, error: BaseException
     ) -> None:
+        if isinstance(error, Diverged):  # its weights are NaN: keep the last good checkpoint
+            return
+        if storage_error(error, None) is not None:  # a full disk: a save would fail again
+            return
         if trainer.state.fn == "fit" and trainer.global_step > 0:
             trainer.save_checkpoint(self.path)
 
@@ -79,6 +86,7 @@ def build_trainer(
         ShareRunId(run, logger),
         best,
         SaveOnException(directory / "last.ckpt"),
+        DivergenceCheck(cfg.optim.lr),
         RandomStates(),  # a resumed run continues as if never stopped
         *([LearningRate()] if cfg.optim.schedule != "none" else []),
         *([TimedProgressBar()] if settings.progress_bar else []),
@@ -95,15 +103,40 @@ def build_trainer(
                 task.monitor, patience=settings.early_stopping_patience, mode=task.monitor_mode
             )
         )
-    try:
+    with _lightning_checks(settings):
         trainer = _trainer(settings, logger, callbacks, directory, _checkpoint_io(run))
-    except (TypeError, ValueError, MisconfigurationException) as error:  # Lightning's checks
+    return trainer, best
+
+
+def check_trainer_settings(settings: TrainerConfig) -> None:
+    """Raise TrainerSettingsError if Lightning refuses the hardware settings (accelerator,
+    devices, strategy, precision), by building a Trainer that is never used: before a run opens."""
+    _quiet_lightning()
+    with _lightning_checks(settings):
+        L.Trainer(
+            accelerator=settings.accelerator,
+            devices=settings.devices,
+            num_nodes=settings.num_nodes,
+            strategy=settings.strategy,
+            precision=settings.precision,  # type: ignore[arg-type]  # checked here
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+        )
+
+
+@contextmanager
+def _lightning_checks(settings: TrainerConfig) -> Iterator[None]:
+    """Lightning's refusals of trainer settings as one TrainerSettingsError naming them."""
+    try:
+        yield
+    except (TypeError, ValueError, MisconfigurationException) as error:
         raise TrainerSettingsError(
             f"Lightning refuses the trainer settings (accelerator={settings.accelerator!r}, "
             f"devices={settings.devices!r}, strategy={settings.strategy!r}, precision="
             f"{settings.precision!r}): {error}; fix the trainer.* keys in the config"
         ) from error
-    return trainer, best
 
 
 def _checkpoint_io(run: OwnedRun) -> AtomicCheckpointIO:

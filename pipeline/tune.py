@@ -23,6 +23,7 @@ import optuna
 from optuna.trial import TrialState
 
 from pipeline import config as config_module
+from pipeline.divergence import DIVERGED_LINE, Diverged
 from pipeline.errors import UserError
 from pipeline.plugins import Registries, default_registries
 from pipeline.repair import TRIAL_DIED, end_stopped_run, repair_on_start
@@ -241,15 +242,27 @@ def run_trial(
         except KeyboardInterrupt:
             study.tell(trial, state=TrialState.FAIL)  # never left RUNNING
             raise
+        except Diverged as error:  # a region of too large steps: prune it, or fail (on_divergence)
+            if space.on_divergence == "fail":
+                return failed_trial(trial, study, error)
+            trial.set_user_attr("diverged", str(error)[:1000])
+            warnings.warn(f"trial {trial.number} pruned: {error}", stacklevel=2)
+            study.tell(trial, state=TrialState.PRUNED)
+            return TrialState.PRUNED
         except Exception as error:  # a failed trial is recorded, the study goes on
-            trial.set_user_attr("error", f"{type(error).__name__}: {error}"[:1000])
-            trial.set_user_attr("user_error", isinstance(error, UserError))
-            warnings.warn(f"trial {trial.number} failed: {error}", stacklevel=2)
-            study.tell(trial, state=TrialState.FAIL)
-            return TrialState.FAIL
+            return failed_trial(trial, study, error)
     trial.set_user_attr("mlflow_run_id", run_id)
     frozen = storage.get_trial(trial_id)
     return tell_outcome(study, frozen, run_id, space, Tracker(cfg.tracking.uri))
+
+
+def failed_trial(trial: optuna.trial.Trial, study: optuna.Study, error: Exception) -> TrialState:
+    """Record the error in the trial and tell the study it FAILED."""
+    trial.set_user_attr("error", f"{type(error).__name__}: {error}"[:1000])
+    trial.set_user_attr("user_error", isinstance(error, UserError))
+    warnings.warn(f"trial {trial.number} failed: {error}", stacklevel=3)
+    study.tell(trial, state=TrialState.FAIL)
+    return TrialState.FAIL
 
 
 def name_trial(cfg: config_module.Config, number: int) -> None:
@@ -302,6 +315,9 @@ def _launch_train(cfg: config_module.Config, ref: TrialRef) -> str:
         text=True,
         check=False,
     )
+    diverged = [line for line in done.stderr.splitlines() if line.startswith(DIVERGED_LINE)]
+    if done.returncode == 2 and diverged:  # its run is FAILED and tagged: the trial as in-process
+        raise Diverged(diverged[-1].removeprefix("error: "))
     if done.returncode != 0:
         raise RuntimeError(f"trial training exited {done.returncode}: {done.stderr[-800:]}")
     return str(json.loads(done.stdout)["run_id"])

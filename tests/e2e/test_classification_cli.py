@@ -174,3 +174,25 @@ def test_ddp_metrics_and_reports_cover_the_test_split_once(config: Path) -> None
     table = Path(client.download_artifacts(run_id, "reports/per_class.csv"))
     rows = list(csv.DictReader(table.open(encoding="utf-8")))
     assert sum(int(row["support"]) for row in rows) == 60
+
+
+def test_headerless_csv_with_joined_text_columns_trains(workdir: Path, capsys) -> None:
+    """AG News's layout: class,title,description rows without a header."""
+    train = workdir / "ag.csv"
+    with train.open("w", newline="", encoding="utf-8") as handle:
+        rows = sentences(120, seed=4)
+        csv.writer(handle).writerows((y, t.split()[0], " ".join(t.split()[1:])) for t, y in rows)
+    settings = {
+        "task": {"name": "classification", "header": False, "label_column": 0},
+        "data": {"train": str(train), "batch_size": 16},
+        "model": {"embedding_size": 8, "hidden_size": 8, "num_layers": 1, "dropout": 0.0},
+        "trainer": {**TINY_CONFIG["trainer"], "max_epochs": 1},
+        "tracking": {"experiment": "tests"},
+    }
+    config = workdir / "ag.yaml"
+    config.write_text(yaml.safe_dump(settings), encoding="utf-8")
+    trained = run_json(capsys, "train", str(config), "task.text_columns=[1, 2]")
+    run = MlflowClient(tracking_uri()).get_run(trained["run_id"])
+    assert run.info.status == "FINISHED" and run.data.params["data.size.classes"] == "3"
+    assert run.data.params["task.header"] == "False"
+    assert run.data.params["task.text_columns"] == "[1, 2]"

@@ -206,3 +206,21 @@ def test_carve_keeps_order_and_is_seeded() -> None:
     assert sorted(first["train"] + first["test"]) == items and len(first["test"]) == 3
     assert all(part == sorted(part) for part in first.values())
     assert carve(items, ["test"], DataConfig(test_fraction=0.3), seed=5) == first
+
+
+def test_each_split_reads_with_its_own_encoding(tmp_path: Path, caplog) -> None:
+    """A latin-1 train file beside UTF-8 validation and test files (the data.encodings case)."""
+    sentence = "El gobierno aprobó un decreto"
+    files = {}
+    for split, encoding in (("train", "latin-1"), ("validation", "utf-8"), ("test", "utf-8")):
+        files[split] = tmp_path / f"{split}.txt"
+        files[split].write_bytes(f"{sentence}\n".encode(encoding) * 3)
+    paths = {split: str(path) for split, path in files.items()}
+    wrong = DataConfig(**paths, encoding="latin-1")
+    misread = load_text_splits(wrong, seed=0).examples["validation"]
+    assert misread[0] == "El gobierno aprobÃ³ un decreto"
+    assert "data.encodings.validation" in caplog.text  # the mojibake is reported
+    right = DataConfig(**paths, encoding="utf-8", encodings={"train": "latin-1"})
+    splits = load_text_splits(right, seed=0).examples
+    assert {split: lines[0] for split, lines in splits.items()} == dict.fromkeys(files, sentence)
+    assert fingerprint(right) != fingerprint(DataConfig(**paths, encoding="utf-8"))

@@ -48,3 +48,40 @@ def test_empty_experiment_opens_no_run(lm_config: Path, capsys) -> None:
     fails_without_run(
         capsys, ["train", str(lm_config), "tracking.experiment= "], "tracking.experiment"
     )
+
+
+def test_empty_data_file_opens_no_run(lm_config: Path, tmp_path: Path, capsys) -> None:
+    empty = tmp_path / "blank.txt"
+    empty.write_text("\n   \n", encoding="utf-8")
+    fails_without_run(
+        capsys, ["train", str(lm_config), f"data.validation={empty}"], "data.validation", "is empty"
+    )
+
+
+@pytest.mark.parametrize(
+    ("override", "fragment"),
+    [
+        ("trainer.accelerator=tpu9", "invalid accelerator name"),
+        ("trainer.devices=abc", "devices"),
+        ("trainer.strategy=bogus", "invalid strategy name"),
+    ],
+)
+def test_trainer_settings_lightning_refuses_open_no_run(
+    lm_config: Path, capsys, override: str, fragment: str
+) -> None:
+    fails_without_run(
+        capsys, ["train", str(lm_config), override], "Lightning refuses the trainer", fragment
+    )
+
+
+@pytest.mark.parametrize(
+    ("override", "fragment"),
+    [
+        ("data.encodings.valid=latin-1", "data.encodings.valid: not a split"),
+        ("data.encodings.test=no-such-codec", "data.encodings.test: unknown encoding"),
+    ],
+)
+def test_bad_per_split_encodings_open_no_run(
+    lm_config: Path, capsys, override: str, fragment: str
+) -> None:
+    fails_without_run(capsys, ["train", str(lm_config), override], fragment)

@@ -65,3 +65,42 @@ def test_location_names_key_file_and_line(tmp_path: Path) -> None:
     path = tmp_path / "train.csv"
     assert location("data.train", path) == f"data.train: file {str(path)!r}"
     assert location("data.train", path, 7) == f"data.train: file {str(path)!r}, line 7"
+
+
+# --- mojibake -----------------------------------------------------------------------------------
+
+
+def test_a_utf8_file_read_as_latin1_warns_once_naming_the_split_setting(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "valid.txt"
+    path.write_text("El gobierno aprobó un decreto\n", encoding="utf-8")
+    assert read_text(path, "latin-1", "data.validation") == "El gobierno aprobÃ³ un decreto\n"
+    read_text(path, "latin-1", "data.validation")  # the preflight and the task both read it
+    warnings = [r.getMessage() for r in caplog.records if "valid UTF-8" in r.getMessage()]
+    assert len(warnings) == 1, warnings
+    assert str(path) in warnings[0] and "data.encodings.validation" in warnings[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding", "file_encoding"),
+    [
+        ("El gobierno aprobó un decreto\n", "latin-1", "latin-1"),  # a true latin-1 file
+        ("plain ascii only\n", "latin-1", "utf-8"),  # reads the same either way
+        ("El gobierno aprobó un decreto\n", "utf-8", "utf-8"),
+    ],
+)
+def test_no_mojibake_warning_when_the_reading_is_right(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, text: str, encoding: str, file_encoding: str
+) -> None:
+    path = tmp_path / f"{encoding}-{file_encoding}-{text.isascii()}.txt"
+    path.write_text(text, encoding=file_encoding)
+    assert read_text(path, encoding, "data.train") == text
+    assert "valid UTF-8" not in caplog.text
+
+
+def test_undecodable_bytes_name_the_per_split_setting(tmp_path: Path) -> None:
+    path = tmp_path / "test.txt"
+    path.write_bytes("niño\n".encode("latin-1"))
+    with pytest.raises(DataError, match=r"data\.encodings\.test, for this file alone"):
+        read_text(path, "utf-8", "data.test")

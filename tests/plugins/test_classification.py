@@ -387,3 +387,66 @@ def test_per_class_scores_are_zero_where_undefined_and_add_up_over_batches() -> 
         {"label": "b", "precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 2},
         {"label": "c", "precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0},
     ]
+
+
+# --- headerless files and joined text columns (AG News, Yelp, DBpedia) -------------------------
+
+AG_NEWS = (
+    '3,"Wall St. Bears Claw Back","Short-sellers, Wall Street\'s band, are seeing green"\n'
+    "\n"
+    "4,Chips get faster,\n"
+)
+
+
+@pytest.mark.parametrize(("fmt", "sep"), [("csv", ","), ("tsv", "\t")])
+def test_headerless_rows_use_column_numbers_and_join_text_columns(
+    tmp_path: Path, fmt: str, sep: str
+) -> None:
+    text = (
+        AG_NEWS if fmt == "csv" else "3\tWall St. Bears\tShort-sellers\n\n4\tChips get faster\t\n"
+    )
+    path = write(tmp_path / f"train.{fmt}", text)
+    settings = ReadSettings(fmt, label_column="0", header=False, text_columns=("1", "2"))
+    examples = read_examples(path, settings, "data.train")
+    assert [(e.label, e.where.rsplit(" ", 1)[-1]) for e in examples] == [("3", "1"), ("4", "3")]
+    first = "Wall St. Bears Claw Back Short-sellers, Wall Street's band, are seeing green"
+    assert examples[0].text == (first if fmt == "csv" else "Wall St. Bears Short-sellers")
+    assert examples[1].text == "Chips get faster"  # an empty column adds nothing
+
+
+def test_a_headerless_file_read_with_names_lists_its_numbered_columns(tmp_path: Path) -> None:
+    path = write(tmp_path / "train.csv", AG_NEWS)
+    with pytest.raises(DataError, match=r"line 1: no column 'text' \(columns: 0, 1, 2\)"):
+        read_examples(path, ReadSettings("csv", header=False), "data.train")
+
+
+def test_text_columns_join_named_columns_of_a_file_with_a_header(tmp_path: Path) -> None:
+    path = write(tmp_path / "train.jsonl", '{"label": "pos", "title": "Great", "body": "film"}\n')
+    settings = ReadSettings("jsonl", text_columns=("title", "body"))
+    assert read_examples(path, settings, "data.train")[0].text == "Great film"
+
+
+def test_headerless_options_train_through_the_task(regs: Registries, tmp_path: Path) -> None:
+    rows = "".join(f"{i % 2},title {i},body {i}\n" for i in range(20))
+    train = write(tmp_path / "ag.csv", rows)
+    options = {"header": False, "label_column": 0, "text_columns": [1, 2]}
+    task = task_for(regs, tmp_path, task=options, data={"train": str(train)})
+    examples = task.read_splits().examples
+    assert sorted({e.label for e in examples["train"]}) == ["0", "1"]
+    assert {e.text for split in examples.values() for e in split} == {
+        f"title {i} body {i}" for i in range(20)
+    }
+
+
+@pytest.mark.parametrize(
+    ("task", "message"),
+    [
+        ({"label_column": 0}, "column numbers [0] are only for files without a header"),
+        ({"header": False, "format": "trec"}, "task.header=false is for csv and tsv files"),
+        ({"header": False, "text_columns": [1.5]}, "task.text_columns: 1.5 is not a column"),
+    ],
+)
+def test_headerless_config_problems(regs: Registries, task: dict, message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        build_config({"task": {"name": "classification", **task}}, regs)
+    assert message in str(error.value)

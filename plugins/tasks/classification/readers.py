@@ -4,6 +4,9 @@ Formats (``task.format`` of the classification task):
 
 - ``csv`` / ``tsv``: a header row, then one example per row; the columns are
   ``data.text_column`` and ``task.label_column``. TSV is read without quoting (as GLUE ships it).
+  Without a header (``task.header: false``) the columns are numbered from 0: AG News's
+  ``class,title,description`` rows are ``task.label_column: 0, task.text_columns: [1, 2]``.
+- ``task.text_columns`` (any column format): several columns joined with a space into one text.
 - ``jsonl``: one JSON object per line, with the same two keys.
 - ``label_first``: ``LABEL text ...``: the label is the first whitespace-separated word
   (SST-2's ``stsa.binary.*``: ``1 a stirring , funny ...``).
@@ -59,6 +62,10 @@ class ReadSettings:
     encoding: str = "utf-8"
     trec_labels: str = "coarse"
     line_pattern: str | None = None
+    header: bool = True
+    """csv/tsv: the first row names the columns; False: columns are named "0", "1", ..."""
+    text_columns: tuple[str, ...] = ()
+    """Columns joined with a space into the text, instead of text_column alone."""
 
 
 def read_examples(path: str | Path, settings: ReadSettings, key: str) -> list[Example]:
@@ -138,7 +145,11 @@ def _column(row: dict[str, Any], column: str, key: str, where: str) -> str:
 
 def row_example(row: dict[str, Any], settings: ReadSettings, where: str) -> Example:
     """An Example from a mapping with the text and label columns (CSV row, JSON object)."""
-    text = _column(row, settings.text_column, "data.text_column", where)
+    if settings.text_columns:
+        parts = [_column(row, c, "task.text_columns", where) for c in settings.text_columns]
+        text = " ".join(part for part in parts if part)
+    else:
+        text = _column(row, settings.text_column, "data.text_column", where)
     label = _column(row, settings.label_column, "task.label_column", where)
     if not text or not label:
         missing = "text" if not text else "label"
@@ -148,16 +159,33 @@ def row_example(row: dict[str, Any], settings: ReadSettings, where: str) -> Exam
 
 def _read_delimited(text: str, settings: ReadSettings, where: str, tsv: bool) -> Iterator[Example]:
     stream = io.StringIO(text, newline="")
-    if tsv:
-        reader = csv.DictReader(stream, delimiter="\t", quoting=csv.QUOTE_NONE)
-    else:
-        reader = csv.DictReader(stream)
+    dialect: dict[str, Any] = {"delimiter": "\t", "quoting": csv.QUOTE_NONE} if tsv else {}
+    reader = csv.reader(stream, **dialect)
+    names: list[str] | None = None if settings.header else []
     try:
-        for row in reader:
-            if any(value and value.strip() for value in row.values() if isinstance(value, str)):
-                yield row_example(row, settings, f"{where}, line {reader.line_num}")
+        for values in reader:
+            if not any(value.strip() for value in values):
+                continue
+            if names is None:  # the header row
+                names = values
+                continue
+            yield row_example(_named(values, names), settings, f"{where}, line {reader.line_num}")
     except csv.Error as error:
         raise DataError(f"{where}, line {reader.line_num}: not valid CSV: {error}") from error
+
+
+def _named(values: list[str], names: list[str]) -> dict[str, Any]:
+    """A row as {column name: value}; without names (no header) the columns are "0", "1", ...
+
+    As ``csv.DictReader`` does, missing values are None and extra ones are listed under None.
+    """
+    if not names:
+        return {str(index): value for index, value in enumerate(values)}
+    row: dict[Any, Any] = dict(zip(names, values, strict=False))
+    row.update({name: None for name in names[len(values) :]})
+    if len(values) > len(names):
+        row[None] = values[len(names) :]
+    return row
 
 
 def _read_csv(text: str, settings: ReadSettings, where: str) -> Iterator[Example]:

@@ -7,6 +7,7 @@ dataset (``data.text_column``, ``task.label_column``); the network is
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.utils.data import DataLoader
 
-from pipeline.data import Splits, read_splits
+from pipeline.data import Splits, read_splits, split_encoding
 from pipeline.errors import DataError
 from pipeline.interfaces import DataFacts, StepResult, Task
 from pipeline.preparation import Encoded, prepare_cached, task_cache_key
@@ -66,8 +67,14 @@ class ClassificationPredictOptions:
 class ClassificationOptions:
     format: Literal["auto", "csv", "tsv", "jsonl", "label_first", "trec", "regex"] = "auto"
     """How local files are read; auto: by suffix (.csv, .tsv, .jsonl). See readers."""
-    label_column: str = "label"
-    """The label column of CSV/TSV/JSON-lines files and datasets (the text: data.text_column)."""
+    label_column: str | int = "label"
+    """The label column of CSV/TSV/JSON-lines files and datasets (the text: data.text_column);
+    a number (from 0) in files without a header."""
+    header: bool = True
+    """csv/tsv: false when the file has no header row; its columns are then numbered from 0."""
+    text_columns: list[str | int] = field(default_factory=list)
+    """Columns joined with a space into the text (AG News: [1, 2], title and description);
+    empty: data.text_column alone."""
     trec_labels: Literal["coarse", "fine"] = "coarse"
     """format=trec: ``DESC`` (6 coarse classes) or ``DESC:manner`` (50 fine classes)."""
     line_pattern: str | None = None
@@ -120,6 +127,7 @@ class ClassificationTask(Task):
             problems.extend(pattern_problems(options.line_pattern))
         elif options.line_pattern is not None:
             problems.append("task.line_pattern is only read with task.format=regex; set both")
+        problems.extend(_column_problems(options))
         return problems
 
     # ------------------------------------------------------------------------- data
@@ -129,10 +137,12 @@ class ClassificationTask(Task):
         return ReadSettings(
             options.format,
             data.text_column,
-            options.label_column,
+            str(options.label_column),
             data.encoding,
             options.trec_labels,
             options.line_pattern,
+            options.header,
+            tuple(str(column) for column in options.text_columns),
         )
 
     def read_splits(self) -> Splits[Example]:
@@ -143,10 +153,14 @@ class ClassificationTask(Task):
             where = f"data.name: split {name!r} of dataset {data.name!r}"
             return dataset_examples(dataset, settings, where)
 
+        def read_file(path: Path, key: str) -> list[Example]:
+            encoding = split_encoding(data, key)
+            return read_examples(path, dataclasses.replace(settings, encoding=encoding), key)
+
         return read_splits(
             data,
             self.cfg.seed,
-            lambda path, key: read_examples(path, settings, key),
+            read_file,
             read_split,
             noun="labelled examples",
             kind="a labelled text file",
@@ -159,8 +173,9 @@ class ClassificationTask(Task):
             "classification",
             self.cfg,
             version=CACHE_VERSION,
-            columns=[self.cfg.data.text_column, options.label_column],
-            read=[options.format, options.trec_labels, options.line_pattern],
+            columns=[self.cfg.data.text_column, options.label_column, *options.text_columns],
+            read=[options.format, options.trec_labels, options.line_pattern]
+            + ([] if options.header else ["no header"]),  # old runs' cache keys unchanged
         )
 
     def prepare_data(self, cache_dir: Path) -> DataFacts:
@@ -278,3 +293,22 @@ class ClassificationTask(Task):
         """confusion_matrix.png and per_class.csv / per_class.md of the whole test split."""
         test = self.dataloader("test")
         reports.write_reports(network, test, self.class_names, Path(directory))
+
+
+def _column_problems(options: ClassificationOptions) -> list[str]:
+    """Column names are text or numbers; numbers name the columns of headerless files."""
+    columns = [options.label_column, *options.text_columns]
+    problems = [
+        f"task.text_columns: {column!r} is not a column name or number"
+        for column in options.text_columns
+        if isinstance(column, bool) or not isinstance(column, (str, int))
+    ]
+    numbered = [c for c in columns if isinstance(c, int) and not isinstance(c, bool)]
+    if numbered and options.header:
+        problems.append(
+            f"task.label_column/task.text_columns: column numbers {numbered} are only for files "
+            "without a header; set task.header=false, or name the header's columns"
+        )
+    if not options.header and options.format not in ("auto", "csv", "tsv"):
+        problems.append("task.header=false is for csv and tsv files; set task.format to one")
+    return problems

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from pipeline.data import Splits, read_splits
+from pipeline.data import Splits, read_splits, split_encoding
 from pipeline.errors import DataError
 from pipeline.textfiles import location, numbered_lines, read_text
 from plugins.tasks.tagging.schemes import INTERNAL_SCHEME, TagError, check_tags, convert
@@ -42,7 +42,7 @@ def read_sentences(cfg: Config, options: TaggingOptions) -> Splits[Sentence]:
     scheme, columns = options.scheme, (options.word_column, options.tag_column)
 
     def read_file(path: Path, key: str) -> list[Sentence]:
-        sentences = read_conll(path, cfg.data.encoding, *columns, key)
+        sentences = read_conll(path, split_encoding(cfg.data, key), *columns, key)
         return to_internal(sentences, scheme, location(key, path))
 
     def read_dataset(split: str, dataset: Any) -> list[Sentence]:
