@@ -124,6 +124,21 @@ def test_aligned_files_are_decoded_with_data_encoding(tmp_path: Path) -> None:
     assert pairs == [Pair("Dort drüben.", "Over there.")]
 
 
+def test_a_split_is_decoded_with_its_own_encoding(tmp_path: Path) -> None:
+    train = aligned(tmp_path, "train", DE, EN)
+    (tmp_path / "val.en").write_bytes("Over there.\n".encode("latin-1"))
+    (tmp_path / "val.de").write_bytes("Dort drüben.\n".encode("latin-1"))
+    data = DataConfig(
+        train=str(train),
+        validation=str(tmp_path / "val.de"),
+        test=str(aligned(tmp_path, "test", DE[:1], EN[:1])),
+        encodings={"validation": "latin-1"},
+    )
+    splits = read_pairs(data, 0, DE_EN)
+    assert splits.examples["validation"] == [Pair("Dort drüben.", "Over there.")]
+    assert splits.examples["train"][0] == Pair(DE[0], EN[0])
+
+
 # ----------------------------------------------------------------------------- TSV and CSV
 
 

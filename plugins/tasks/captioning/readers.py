@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
 from pipeline.config import DataConfig
-from pipeline.data import Splits, read_splits
+from pipeline.data import Splits, read_splits, split_encoding
 from pipeline.errors import DataError
 from pipeline.textfiles import location, numbered_lines, read_text
 
@@ -119,7 +119,7 @@ def read_caption_splits(
     tokens: dict[str, list[str]] = {}  # the flickr token file, read once for all split lists
 
     def read_file(path: Path, key: str) -> list[CaptionedImage]:
-        return file_captions(path, key, options, data.encoding, tokens)
+        return file_captions(path, key, options, split_encoding(data, key), tokens)
 
     def read_dataset(split: str, dataset: Any) -> list[CaptionedImage]:
         return dataset_captions(split, dataset, options, str(data.name))

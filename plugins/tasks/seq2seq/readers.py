@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from pipeline.config import DataConfig
-from pipeline.data import DATA_SPLITS, Splits, fingerprint, read_splits
+from pipeline.data import DATA_SPLITS, Splits, fingerprint, read_splits, split_encoding
 from pipeline.errors import DataError
 from pipeline.textfiles import location, numbered_lines, read_text
 from plugins.tasks.seq2seq.rows import (
@@ -101,7 +101,7 @@ def read_pairs(data: DataConfig, seed: int, options: ParallelOptions) -> Splits[
     test split is carved from train with the run's seed (:func:`pipeline.data.read_splits`)."""
 
     def read_file(path: Path, key: str) -> list[Pair]:
-        return read_file_pairs(path, key, options, data.encoding)
+        return read_file_pairs(path, key, options, split_encoding(data, key))
 
     def read_dataset(split: str, dataset: Any) -> list[Pair]:
         return dataset_pairs(dataset, options, f"data.name: split {split!r} of {data.name!r}")
