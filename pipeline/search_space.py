@@ -19,6 +19,7 @@ A space file (conf/tune/*.yaml)::
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -121,6 +122,12 @@ class SearchSpace:
             else list(range(int(p.low or 0), int(p.high or 0) + 1, int(p.step or 1)))
             for p in self.params
         }
+
+    def trial_cap(self) -> int | None:
+        """How many distinct trials the sampler can give: the grid's points, else no cap."""
+        if self.sampler["name"] != "grid":
+            return None
+        return math.prod(len(values) for values in self.grid().values())
 
 
 def nested(values: dict[str, Any]) -> dict[str, Any]:

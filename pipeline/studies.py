@@ -79,6 +79,26 @@ def open_storage(url: str, heartbeat: dict[str, int] | None = None) -> Any:
         ) from error
 
 
+def tell(
+    study: optuna.Study,
+    trial: optuna.trial.Trial | int,
+    value: float | None = None,
+    state: TrialState | None = None,
+) -> None:
+    """``study.tell``, less the grid sampler's stop request.
+
+    Once every grid point has a finished trial, optuna's GridSampler calls ``Study.stop``,
+    which raises outside ``Study.optimize``; the trial is stored all the same. The workers
+    stop by themselves: ``pipeline tune`` caps its trials at the grid's size.
+    """
+    try:
+        study.tell(trial, value, state=state)
+    except RuntimeError as error:
+        grid_done = isinstance(study.sampler, optuna.samplers.GridSampler)
+        if not (grid_done and "Study.stop" in str(error)):
+            raise
+
+
 def make_sampler(space: SearchSpace) -> optuna.samplers.BaseSampler:
     settings = dict(space.sampler)
     name, seed = settings.pop("name"), settings.pop("seed", None)

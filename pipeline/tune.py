@@ -37,6 +37,7 @@ from pipeline.studies import (
     reserve_trial,
     storage_url,
     study_lock,
+    tell,
 )
 from pipeline.study_report import export_best, log_to_parent, summary
 from pipeline.tracking import Tracker, final_status
@@ -111,7 +112,7 @@ def tune(request: TuneRequest, export: str | None = None) -> dict[str, Any]:
             repair_stale_runs(tracker, study, parent)
             tracker.log_text(parent, space.text, "search_space.yaml")
         deadline = time.time() + request.timeout if request.timeout else None
-        job = Job(base, request.space, name, url, request.n_trials, deadline, parent)
+        job = Job(base, request.space, name, url, trial_count(request, space), deadline, parent)
         job.note = command_note(request.command, request.overrides)
         stopped: RuntimeError | None = None
         try:
@@ -189,6 +190,19 @@ def run_workers(job: Job, workers: int) -> None:
         raise RuntimeError(f"{len(failed)} tuning worker(s) exited with status {failed}")
 
 
+def trial_count(request: TuneRequest, space: SearchSpace) -> int:
+    """--n-trials, capped at the grid's size for the grid sampler (saying so)."""
+    cap = space.trial_cap()
+    if cap is not None and request.n_trials > cap:
+        warnings.warn(
+            f"the grid has {cap} points: tuning runs {cap} trials, not --n-trials "
+            f"{request.n_trials}",
+            stacklevel=2,
+        )
+        return cap
+    return request.n_trials
+
+
 def worker(job: Job) -> None:
     """Reserve and run trials until the study holds n_trials of them (or time runs out)."""
     registries = default_registries()
@@ -240,14 +254,14 @@ def run_trial(
             ref = replace(ref, note=trial_note(job.note, trial.number, sampled))
             run_id = train_trial(cfg, ref, registries)
         except KeyboardInterrupt:
-            study.tell(trial, state=TrialState.FAIL)  # never left RUNNING
+            tell(study, trial, state=TrialState.FAIL)  # never left RUNNING
             raise
         except Diverged as error:  # a region of too large steps: prune it, or fail (on_divergence)
             if space.on_divergence == "fail":
                 return failed_trial(trial, study, error)
             trial.set_user_attr("diverged", str(error)[:1000])
             warnings.warn(f"trial {trial.number} pruned: {error}", stacklevel=2)
-            study.tell(trial, state=TrialState.PRUNED)
+            tell(study, trial, state=TrialState.PRUNED)
             return TrialState.PRUNED
         except Exception as error:  # a failed trial is recorded, the study goes on
             return failed_trial(trial, study, error)
@@ -261,7 +275,7 @@ def failed_trial(trial: optuna.trial.Trial, study: optuna.Study, error: Exceptio
     trial.set_user_attr("error", f"{type(error).__name__}: {error}"[:1000])
     trial.set_user_attr("user_error", isinstance(error, UserError))
     warnings.warn(f"trial {trial.number} failed: {error}", stacklevel=3)
-    study.tell(trial, state=TrialState.FAIL)
+    tell(study, trial, state=TrialState.FAIL)
     return TrialState.FAIL
 
 
@@ -342,7 +356,7 @@ def tell_outcome(
         value = (min if space.direction == "minimize" else max)(reported)
     else:
         state, value = TrialState.FAIL, None
-    study.tell(frozen.number, value, state=state)
+    tell(study, frozen.number, value, state=state)
     tracker.set_tags(run_id, {"optuna.state": state.name})
     return state
 

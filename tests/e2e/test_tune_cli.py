@@ -125,6 +125,22 @@ def test_a_study_gets_its_own_experiment(lm_config: Path, space: Path, workdir, 
     assert own["ui_link"].endswith(f"#/experiments/{studies}/runs/{own['parent_run_id']}")
 
 
+def test_a_grid_study_runs_each_point_once_and_ends_well(
+    lm_config: Path, workdir: Path, capsys
+) -> None:
+    grid = write_space(
+        workdir / "grid.yaml",
+        {"model.cell": {"choice": ["lstm", "gru"]}},
+        sampler={"name": "grid", "seed": 0},
+        pruner={"name": "none"},
+    )
+    with pytest.warns(UserWarning, match="the grid has 2 points: tuning runs 2 trials"):
+        facts = tune_json(capsys, str(lm_config), *FAST, "--space", str(grid), "--n-trials", "5")
+    trials = load_study(facts).trials
+    assert sorted(trial.params["model.cell"] for trial in trials) == ["gru", "lstm"]
+    assert [trial.state.name for trial in trials] == ["COMPLETE", "COMPLETE"]
+
+
 def test_hopeless_trials_are_pruned(lm_config: Path, workdir: Path, capsys) -> None:
     """Two good trials first, then (same study, narrowed space) a hopeless learning rate."""
     pruner = {"name": "median", "n_startup_trials": 1, "n_warmup_steps": 0}
