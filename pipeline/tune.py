@@ -26,6 +26,7 @@ from pipeline import config as config_module
 from pipeline.divergence import DIVERGED_LINE, Diverged
 from pipeline.errors import UserError
 from pipeline.plugins import Registries, default_registries
+from pipeline.preflight import preflight
 from pipeline.repair import TRIAL_DIED, end_stopped_run, repair_on_start
 from pipeline.run_notes import command_note
 from pipeline.runs import local_dir, run_name
@@ -96,6 +97,7 @@ def tune(request: TuneRequest, export: str | None = None) -> dict[str, Any]:
     experiment = request.experiment or cfg.tracking.study_experiment or cfg.tracking.experiment
     base = config_module.deep_merge(base, {"tracking": {"experiment": experiment}})  # trials too
     space = load_space(Path(request.space), base, registries)
+    check_inputs(config_module.build_config(base, registries), space)
     url = storage_url(request.storage)
     storage = open_storage(url, space.heartbeat)
     name = request.study or f"{cfg.task.name}-{Path(request.space).stem}"
@@ -188,6 +190,17 @@ def run_workers(job: Job, workers: int) -> None:
     failed = [p.exitcode for p in processes if p.exitcode != 0]
     if failed:
         raise RuntimeError(f"{len(failed)} tuning worker(s) exited with status {failed}")
+
+
+INPUT_SECTIONS = ("data.", "trainer.", "tracking.")
+"""Config sections whose values the preflight checks (files, devices, the store)."""
+
+
+def check_inputs(cfg: config_module.Config, space: SearchSpace) -> None:
+    """``train``'s preflight, once for the study before its parent run opens; skipped when
+    the space samples a key of INPUT_SECTIONS (then each trial's train checks its own)."""
+    if not any(param.key.startswith(INPUT_SECTIONS) for param in space.params):
+        preflight(cfg)
 
 
 def trial_count(request: TuneRequest, space: SearchSpace) -> int:
