@@ -20,7 +20,13 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pipeline.errors import UserError
-from pipeline.plugins import PluginError, Registries, Registry
+from pipeline.plugins import (
+    PluginError,
+    Registries,
+    Registry,
+    default_registry,
+    unknown_name_message,
+)
 
 if TYPE_CHECKING:
     from pipeline.config import Config
@@ -37,6 +43,9 @@ TOKENIZER_SETTINGS = (
     "character_coverage",
 )
 """``tokenizer.*`` keys passed to a tokenizer's ``__init__`` when it names them (not options)."""
+IMAGE_ENCODER_KEYS = ("image_encoder", "image_encoder_options")
+"""Fields of a task's Options naming its image encoder and the encoder's options: the config
+checks them with the run's registries (see :func:`configured_image_encoder`)."""
 
 Component = TypeVar("Component", bound=Callable[..., Any])
 
@@ -77,7 +86,20 @@ def component_problems(cfg: Config, registries: Registries) -> list[str]:
         initializer = _component(registries.initializers, name, f"init.{group}", problems)
         if initializer is not None and isinstance(options, dict):  # else reported by config
             problems += initializer_option_problems(initializer, options, group, name)
+    encoder = configured_image_encoder(cfg)
+    if encoder is not None:
+        problems += image_encoder_option_problems(*encoder, registries.image_encoders)
     return problems
+
+
+def configured_image_encoder(cfg: Config) -> tuple[str, Mapping[str, Any]] | None:
+    """``(task.image_encoder, task.image_encoder_options)`` when the task's Options has both
+    fields (:data:`IMAGE_ENCODER_KEYS`), else None."""
+    options = cfg.task.options
+    if options is None or not all(hasattr(options, key) for key in IMAGE_ENCODER_KEYS):
+        return None
+    name, encoder_options = (getattr(options, key) for key in IMAGE_ENCODER_KEYS)
+    return name, encoder_options if isinstance(encoder_options, Mapping) else {}
 
 
 def _component(registry: Registry, name: str, key: str, problems: list[str]) -> Any:
@@ -147,6 +169,32 @@ def tokenizer_option_problems(tokenizer: type, options: Mapping[str, Any], kind:
         positional=0,
         supplied=TOKENIZER_SETTINGS,
     )
+
+
+def image_encoder_option_problems(
+    name: str,
+    options: Mapping[str, Any],
+    registry: Registry | None = None,
+    *,
+    key: str = "task.image_encoder",
+    options_key: str = "task.image_encoder_options",
+) -> list[str]:
+    """Problems of the image encoder registered as ``name`` and its ``options``: an unknown
+    or broken plugin (at ``key``), then the options as for a cell (at ``options_key``).
+
+    ``registry``: the installed image encoders unless given. The config already runs this,
+    with the run's registries, for a task whose Options has the fields ``image_encoder`` and
+    ``image_encoder_options``; a task naming them otherwise calls it in ``config_problems``.
+    """
+    registry = registry or default_registry("image_encoders")
+    if name not in registry.names():
+        return [f"{key}: {unknown_name_message('image_encoders', name, registry.names())}"]
+    problems: list[str] = []
+    encoder = _component(registry, name, key, problems)
+    if encoder is None:
+        return problems
+    label = f"{key}={name}"
+    return option_problems(encoder, options, key=options_key, label=label, positional=0)
 
 
 def initializer_option_problems(

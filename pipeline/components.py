@@ -3,21 +3,36 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
+from typing import Any
 
 from torch import nn
 
-from pipeline.component_options import cell_option_problems
+from pipeline.component_options import cell_option_problems, image_encoder_option_problems
 from pipeline.config import ConfigError, ModelConfig
-from pipeline.interfaces import Cell, CellFactory
-from pipeline.plugins import Registry
+from pipeline.interfaces import Cell, CellFactory, ImageEncoder
+from pipeline.plugins import Registry, default_registry
 from pipeline.recurrent import RecurrentEncoder
 
 
 class Components:
-    """The configured cell (``model.cell`` with ``model.cell_options``) and encoders of it."""
+    """The configured cell (``model.cell`` with ``model.cell_options``) and encoders of it,
+    and image encoders from ``image_encoders`` (the installed ones unless given).
 
-    def __init__(self, model: ModelConfig, cells: Registry) -> None:
+    ``restoring``: the network is rebuilt for a trained run whose checkpoint holds every
+    parameter, so no component reads its own weights file.
+    """
+
+    def __init__(
+        self,
+        model: ModelConfig,
+        cells: Registry,
+        image_encoders: Registry | None = None,
+        restoring: bool = False,
+    ) -> None:
         self.model = model
+        self.image_encoders = image_encoders or default_registry("image_encoders")
+        self.restoring = restoring
         cell_class = cells.get(model.cell)
         problems = cell_option_problems(cell_class, model.cell_options, model.cell)
         if problems:
@@ -44,3 +59,18 @@ class Components:
     def embedding(self, vocab_size: int, padding_idx: int | None = None) -> nn.Embedding:
         """Embedding matrix E (V, model.embedding_size): e_t = one_hot(x_t) @ E."""
         return nn.Embedding(vocab_size, self.model.embedding_size, padding_idx=padding_idx)
+
+    def image_encoder(
+        self, name: str, options: Mapping[str, Any], key: str = "task.image_encoder"
+    ) -> ImageEncoder:
+        """The image encoder registered as name, built as ``Encoder(**options)`` once the
+        options pass the checks of the config (``key``: the config key naming it)."""
+        problems = image_encoder_option_problems(
+            name, options, self.image_encoders, key=key, options_key=f"{key}_options"
+        )
+        if problems:
+            raise ConfigError(problems)
+        if self.restoring and options.get("weights") is not None:
+            options = {**options, "weights": None}  # the run's checkpoint has them
+        encoder: ImageEncoder = self.image_encoders.get(name)(**options)
+        return encoder

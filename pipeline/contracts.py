@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pipeline.errors import UserError
-from pipeline.interfaces import FUSED_MODES, Cell, Task, Tokenizer
+from pipeline.interfaces import FUSED_MODES, Cell, ImageEncoder, Task, Tokenizer
 
 
 class ContractError(UserError):
@@ -94,9 +94,31 @@ def validate_tokenizer(name: str, obj: Any) -> None:
         )
 
 
+def validate_image_encoder(name: str, obj: Any) -> None:
+    """An image encoder subclasses ``ImageEncoder``, implements ``forward`` and
+    ``grid_shape`` and has 3 channel means and 3 positive standard deviations."""
+    if not (inspect.isclass(obj) and issubclass(obj, ImageEncoder)):
+        raise ContractError(
+            "image_encoders", name, f"{obj!r} is not a subclass of pipeline.interfaces.ImageEncoder"
+        )
+    for method in ("forward", "grid_shape"):
+        if getattr(obj, method) is getattr(ImageEncoder, method):
+            raise ContractError("image_encoders", name, f"it does not implement {method}()")
+    for attribute in ("mean", "std"):
+        values = getattr(obj, attribute)
+        numbers = isinstance(values, tuple) and len(values) == 3
+        if not (numbers and all(isinstance(v, int | float) for v in values)):
+            raise ContractError(
+                "image_encoders", name, f"{attribute} must be 3 numbers (R, G, B), got {values!r}"
+            )
+    if min(obj.std) <= 0:
+        raise ContractError("image_encoders", name, f"std must be > 0, got {obj.std!r}")
+
+
 VALIDATORS: dict[str, Callable[[str, Any], None]] = {
     "cells": validate_cell,
     "initializers": validate_initializer,
     "tasks": validate_task,
     "tokenizers": validate_tokenizer,
+    "image_encoders": validate_image_encoder,
 }

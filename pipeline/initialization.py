@@ -3,9 +3,10 @@
 Options come from ``init.options.<group>``; besides ``generator``, an initializer gets the
 context its signature names (``vocab``: the token of each embedding row), whatever its name.
 Groups: ``embedding`` (nn.Embedding weights), ``input``/``recurrent``/``bias`` (as each Cell
-sorts its parameters), ``output`` (nn.Linear weights of heads; their biases go to ``bias``).
+and ImageEncoder sorts its parameters: an encoder's convolution weights are ``input``),
+``output`` (nn.Linear weights of heads; their biases go to ``bias``).
 A parameter shared by two modules (tied weights) is initialised once, by its first group.
-Parameters of other modules, and cell parameters a Cell does not list, keep their own init.
+Parameters of other modules, and those a Cell or ImageEncoder does not list, keep their own init.
 
 A module may declare initial values it set itself with ``own_init()`` (names of its own
 parameters, see ``Cell.own_init``): such a parameter keeps them unless the user chose its
@@ -26,7 +27,7 @@ from torch import Tensor, nn
 from pipeline.component_options import context_arguments, initializer_option_problems
 from pipeline.config import INIT_GROUPS, ConfigError, InitConfig
 from pipeline.errors import UserError
-from pipeline.interfaces import Cell
+from pipeline.interfaces import Cell, ImageEncoder
 from pipeline.plugins import PluginError, Registry
 
 
@@ -43,7 +44,7 @@ def parameter_groups(network: nn.Module) -> dict[str, list[nn.Parameter]]:
     for module in network.modules():
         if isinstance(module, nn.Embedding):
             add("embedding", module.weight)
-        elif isinstance(module, Cell):
+        elif isinstance(module, Cell | ImageEncoder):
             for group, parameters in module.parameter_groups().items():
                 for parameter in parameters:
                     add(group, parameter)

@@ -20,6 +20,7 @@ GROUPS = {
     "initializers": "rnn_pipeline.initializers",
     "tasks": "rnn_pipeline.tasks",
     "tokenizers": "rnn_pipeline.tokenizers",
+    "image_encoders": "rnn_pipeline.image_encoders",
 }
 BLOCK_ENV = "RNN_PIPELINE_BLOCK_PLUGINS"
 """Comma-separated plugin names (``name`` or ``kind:name``, e.g. ``cells:lstm``) to ignore."""
@@ -167,13 +168,14 @@ def discover(
 
 @dataclass
 class Registries:
-    """The registries a run needs, one per kind of GROUPS (tokenizers: the installed ones
-    unless given)."""
+    """The registries a run needs, one per kind of GROUPS (tokenizers and image encoders: the
+    installed ones unless given)."""
 
     cells: Registry
     initializers: Registry
     tasks: Registry
     tokenizers: Registry = field(default_factory=lambda: default_registry("tokenizers"))
+    image_encoders: Registry = field(default_factory=lambda: default_registry("image_encoders"))
 
     def by_kind(self) -> dict[str, Registry]:
         return {kind: getattr(self, kind) for kind in GROUPS}

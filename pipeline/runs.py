@@ -30,6 +30,7 @@ from pipeline.checkpoints import (
     run_folder_lock,
     verified_checkpoint,
 )
+from pipeline.component_options import configured_image_encoder
 from pipeline.components import Components
 from pipeline.config import Config
 from pipeline.heartbeat import heartbeat_tags, run_heartbeat, run_interval
@@ -202,6 +203,7 @@ def run_tags(cfg: Config, registries: Registries) -> dict[str, str]:
         "cells": [cfg.model.cell],
         "initializers": [getattr(cfg.init, g) for g in config_module.INIT_GROUPS],
         "tokenizers": [cfg.tokenizer.kind],
+        "image_encoders": [encoder[0]] if (encoder := configured_image_encoder(cfg)) else [],
     }
     tags = {"task": cfg.task.name, "cell": cfg.model.cell}
     for kind, names in used.items():
@@ -261,7 +263,9 @@ def load_trained(tracker: Tracker, run_id: str, registries: Registries) -> Train
     cfg = config_module.build_config(raw, registries)
     task = registries.tasks.get(cfg.task.name)(cfg)
     task.load_artifacts(fetch_run_files(tracker, run_id, "task"))
-    network = task.build_network(Components(cfg.model, registries.cells))
+    network = task.build_network(
+        Components(cfg.model, registries.cells, registries.image_encoders, restoring=True)
+    )
     network.load_state_dict(_network_weights(tracker, run_id))
     network.eval()
     return TrainedRun(run_id, cfg, task, network)

@@ -61,7 +61,9 @@ def train(
         if run.resumed:
             task.load_artifacts(fetch_run_files(tracker, run.run_id, "task"))
         facts = task.prepare_data(Path(cfg.data.cache_dir))
-        network = task.build_network(Components(cfg.model, registries.cells))
+        network = task.build_network(
+            Components(cfg.model, registries.cells, registries.image_encoders)
+        )
         init_facts = initialize(
             network, cfg.init, registries.initializers, cfg.seed, task.vocabulary()
         )

@@ -16,7 +16,7 @@ __all__ = ["add_plugins", "plugin_rows"]
 def add_plugins(commands: Any) -> None:
     parser = commands.add_parser(
         "plugins",
-        help="list and check cell, initializer, task and tokenizer plugins",
+        help="list and check cell, initializer, task, tokenizer and image encoder plugins",
         description="Plugins found through entry points.",
     )
     actions = parser.add_subparsers(title="actions", metavar="ACTION", required=True)

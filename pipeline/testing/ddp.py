@@ -196,7 +196,8 @@ def _rebuild(
 
     task = task_class(cfg)
     task.prepare_data(cache)
-    cells = (registries or default_registries()).cells
-    network = task.build_network(Components(cfg.model, cells))
+    registries = registries or default_registries()
+    components = Components(cfg.model, registries.cells, registries.image_encoders, restoring=True)
+    network = task.build_network(components)
     network.load_state_dict(torch.load(weights, weights_only=True))
     return task, network

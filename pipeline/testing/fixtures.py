@@ -1,4 +1,5 @@
-"""Generated tiny inputs for checking the built-in plugins: task data and initializer options.
+"""Generated tiny inputs for checking the built-in plugins: task data, initializer and image
+encoder options.
 
 Shared by ``pipeline plugins check --deep`` and the test suite's conformance meta-test, so
 both check the built-ins on the same data. A third-party task brings its own data to
@@ -18,7 +19,13 @@ if TYPE_CHECKING:
     from pipeline.config import Config
     from pipeline.plugins import Registries
 
-__all__ = ["INITIALIZER_OPTIONS", "TASK_SETUPS", "TaskSetup", "tiny_config"]
+__all__ = [
+    "IMAGE_ENCODER_OPTIONS",
+    "INITIALIZER_OPTIONS",
+    "TASK_SETUPS",
+    "TaskSetup",
+    "tiny_config",
+]
 
 TINY_MODEL = {
     "cell": "lstm",
@@ -138,3 +145,9 @@ INITIALIZER_OPTIONS: dict[str, Callable[[Path], dict[str, Any]]] = {
     "pretrained": pretrained_options
 }
 """Options of the built-in initializers that have required ones, written into a directory."""
+
+IMAGE_ENCODER_OPTIONS: dict[str, dict[str, Any]] = {
+    "small_cnn": {"channels": 4, "blocks": 2, "image_size": 16},
+    **{f"resnet{depth}": {"image_size": 32} for depth in (18, 34, 50)},
+}
+"""Small images for the built-in image encoders (their defaults, 64 and 224 pixels, are slow)."""

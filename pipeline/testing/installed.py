@@ -25,6 +25,8 @@ UNCHECKABLE = {
     "pipeline.testing.check_task in its own tests",
     "initializers": "it has required options and none are generated for it: call "
     "pipeline.testing.check_initializer(fn, options=...) in its own tests",
+    "image_encoders": "it has required options and none are generated for it: call "
+    "pipeline.testing.check_image_encoder(Encoder, **options) in its own tests",
 }
 
 
@@ -138,8 +140,14 @@ def _check(
     options: DeepOptions,
 ) -> list[str] | None:
     """The check's notes, or None when the plugin cannot be checked here."""
-    from pipeline.testing import check_cell, check_initializer, check_task, check_tokenizer
-    from pipeline.testing.fixtures import INITIALIZER_OPTIONS, TASK_SETUPS
+    from pipeline.testing import (
+        check_cell,
+        check_image_encoder,
+        check_initializer,
+        check_task,
+        check_tokenizer,
+    )
+    from pipeline.testing.fixtures import IMAGE_ENCODER_OPTIONS, INITIALIZER_OPTIONS, TASK_SETUPS
 
     if kind == "cells":
         return check_cell(plugin, compile=options.compile)
@@ -149,6 +157,10 @@ def _check(
         return None if _required_options(plugin) else check_initializer(plugin)
     if kind == "tokenizers":
         return check_tokenizer(plugin)
+    if kind == "image_encoders":
+        if name in IMAGE_ENCODER_OPTIONS:
+            return check_image_encoder(plugin, **IMAGE_ENCODER_OPTIONS[name])
+        return None if _required_options(plugin, 0) else check_image_encoder(plugin)
     if name not in TASK_SETUPS or _record(registries, kind, name).dist != "rnn-pipeline":
         return None
     setup = TASK_SETUPS[name](directory / "data", registries)
@@ -162,9 +174,10 @@ def _check(
     )
 
 
-def _required_options(initializer: Any) -> list[str]:
-    """Parameters after the tensor, other than ``generator``, that have no default."""
-    parameters = list(inspect.signature(initializer).parameters.values())[1:]
+def _required_options(component: Any, positional: int = 1) -> list[str]:
+    """Parameters after the ``positional`` ones the core passes (an initializer's tensor),
+    other than ``generator``, that have no default."""
+    parameters = list(inspect.signature(component).parameters.values())[positional:]
     return [
         p.name
         for p in parameters

@@ -82,7 +82,7 @@ def check_task(
             "DataFacts",
             type(facts).__name__,
         )
-        components = Components(cfg.model, registries.cells)
+        components = Components(cfg.model, registries.cells, registries.image_encoders)
         network = task.build_network(components)
         require(
             isinstance(network, torch.nn.Module),

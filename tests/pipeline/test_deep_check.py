@@ -106,3 +106,37 @@ class KeepsEos(WordTokenizer):
 def test_check_tokenizer_names_the_broken_clause() -> None:
     with pytest.raises(AssertionError, match="contract clause broken: decode drops <eos> and"):
         check_tokenizer(KeepsEos)
+
+
+NEEDY_ENCODER = """
+from plugins.image_encoders.small_cnn import SmallCNN
+
+
+class NeedyEncoder(SmallCNN):
+    def __init__(self, palette: str, **options):
+        super().__init__(**options)
+"""
+
+
+def test_image_encoders_are_checked_or_say_why_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "needy_encoders.py").write_text(NEEDY_ENCODER, encoding="utf-8")
+    info = tmp_path / "needy_encoders-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: needy-encoders\nVersion: 1.0\n", encoding="utf-8"
+    )
+    (info / "entry_points.txt").write_text(
+        "[rnn_pipeline.image_encoders]\nneedy = needy_encoders:NeedyEncoder\n", encoding="utf-8"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    status, lines = check(capsys, "image_encoders:needy", "small_cnn")
+    assert status == 0, lines
+    assert lines == [
+        "not checked  image_encoders:needy (needy-encoders 1.0): it has required options and "
+        "none are generated for it: call pipeline.testing.check_image_encoder(Encoder, "
+        "**options) in its own tests",
+        "ok           image_encoders:small_cnn (rnn-pipeline 0.1.0): no 'weights' option: "
+        "loading a weights file not checked",
+    ]

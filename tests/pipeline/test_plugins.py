@@ -53,6 +53,7 @@ BUILTIN = {
     },
     "tasks": {"language_model"},
     "tokenizers": {"word", "sentencepiece"},
+    "image_encoders": {"small_cnn", "resnet18", "resnet34", "resnet50"},
 }
 
 
@@ -170,6 +171,17 @@ def test_help_and_listing_import_no_heavy_module(args: tuple[str, ...]) -> None:
 
 
 # --- a broken plugin: isolated when listing, fatal when asked ---------------------------------
+
+
+def test_listing_includes_the_image_encoders_group() -> None:
+    result = run_pipeline("plugins", "list", "--json")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)["plugins"]
+    encoders = {r["name"] for r in rows if r["group"] == "rnn_pipeline.image_encoders"}
+    assert encoders >= BUILTIN["image_encoders"]
+    table = run_pipeline("plugins", "list").stdout.splitlines()
+    line = next(x for x in table if x.startswith("resnet50 "))
+    assert line.split()[1:3] == ["rnn_pipeline.image_encoders", "rnn-pipeline"]
 
 
 def test_listing_shows_broken_plugin_unchecked(test_dist_version: str) -> None:
@@ -349,7 +361,7 @@ def test_register_adds_a_local_component_and_rejects_duplicates() -> None:
 
 def bad_plugins() -> list[tuple[str, object, str]]:
     """(kind, plugin, fragment of the message) for plugins each breaking one rule."""
-    from pipeline.interfaces import Cell, DataFacts, Task
+    from pipeline.interfaces import Cell, DataFacts, ImageEncoder, Task
 
     class NoStep(Cell):
         pass
@@ -388,6 +400,22 @@ def bad_plugins() -> list[tuple[str, object, str]]:
     def no_generator(tensor: Tensor) -> None:
         return None
 
+    class NoGridShape(ImageEncoder):
+        def forward(self, images: Tensor) -> tuple[Tensor, Tensor]:
+            return images, images
+
+    class NoForward(ImageEncoder):
+        def grid_shape(self) -> tuple[int, int]:
+            return 1, 1
+
+    class TwoChannelMean(NoGridShape):
+        grid_shape = NoForward.grid_shape
+        mean = (0.5, 0.5)  # type: ignore[assignment]
+
+    class ZeroStd(TwoChannelMean):
+        mean = (0.5, 0.5, 0.5)
+        std = (0.2, 0.0, 0.2)
+
     return [
         ("cells", dict, "is not a subclass of pipeline.interfaces.Cell"),
         ("cells", NoStep, "does not implement step"),
@@ -404,6 +432,11 @@ def bad_plugins() -> list[tuple[str, object, str]]:
             "it does not implement build_network(), load_artifacts(), metrics(), predict(), "
             "save_artifacts(), step() (required by pipeline.interfaces.Task)",
         ),
+        ("image_encoders", Cell, "is not a subclass of pipeline.interfaces.ImageEncoder"),
+        ("image_encoders", NoGridShape, "does not implement grid_shape()"),
+        ("image_encoders", NoForward, "does not implement forward()"),
+        ("image_encoders", TwoChannelMean, "mean must be 3 numbers (R, G, B)"),
+        ("image_encoders", ZeroStd, "std must be > 0"),
     ]
 
 

@@ -3,7 +3,8 @@ plugin: each entry point that the installed ``rnn-pipeline`` declares, found the
 pipeline finds plugins (no hand-kept list), goes through its check; tasks with the DDP clause.
 
 A built-in that needs inputs to be checked (an initializer with required options, every task's
-tiny data) gets them from ``INITIALIZER_OPTIONS`` or ``TASK_SETUPS`` of
+tiny data, small images for an image encoder) gets them from ``INITIALIZER_OPTIONS``,
+``TASK_SETUPS`` or ``IMAGE_ENCODER_OPTIONS`` of
 ``pipeline.testing.fixtures`` (which ``pipeline plugins check --deep`` uses too); a new
 built-in without one fails here, naming what to add.
 """
@@ -16,8 +17,14 @@ from pathlib import Path
 import pytest
 
 from pipeline.plugins import GROUPS, Registries, default_registries
-from pipeline.testing import check_cell, check_initializer, check_task, check_tokenizer
-from pipeline.testing.fixtures import INITIALIZER_OPTIONS, TASK_SETUPS
+from pipeline.testing import (
+    check_cell,
+    check_image_encoder,
+    check_initializer,
+    check_task,
+    check_tokenizer,
+)
+from pipeline.testing.fixtures import IMAGE_ENCODER_OPTIONS, INITIALIZER_OPTIONS, TASK_SETUPS
 
 DIST = "rnn-pipeline"
 PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
@@ -107,3 +114,21 @@ def test_builtin_task_passes_check_task_with_ddp(
 @pytest.mark.parametrize("name", builtin_names("tokenizers"))
 def test_builtin_tokenizer_passes_check_tokenizer(name: str, registries: Registries) -> None:
     assert check_tokenizer(registries.tokenizers.get(name)) == []
+
+
+# ----------------------------------------------------------------------------- image encoders
+
+
+@pytest.mark.parametrize("name", builtin_names("image_encoders"))
+def test_builtin_image_encoder_passes_check_image_encoder(
+    name: str, registries: Registries
+) -> None:
+    if name not in IMAGE_ENCODER_OPTIONS:
+        pytest.fail(
+            f"built-in image encoder {name!r} has no small options: add it to "
+            "pipeline.testing.fixtures.IMAGE_ENCODER_OPTIONS"
+        )
+    encoder = registries.image_encoders.get(name)
+    notes = check_image_encoder(encoder, **IMAGE_ENCODER_OPTIONS[name])
+    no_weights_option = ["no 'weights' option: loading a weights file not checked"]
+    assert notes == ([] if name.startswith("resnet") else no_weights_option)
