@@ -1,0 +1,1 @@
+"""Sequence to sequence: translation and summarisation (readers of parallel data)."""
