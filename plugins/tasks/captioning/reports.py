@@ -35,12 +35,14 @@ class Captioned:
     """The generated caption, detokenised."""
     references: list[str]
     attention: Tensor
-    """(len(words) + 1, N) weights over the grid cells (the last row chose ``<eos>``)."""
+    """(len(words), N) weights over the grid cells when each word was chosen."""
 
 
-def write_reports(examples: Sequence[Captioned], directory: Path, attention: bool) -> None:
+def write_reports(
+    examples: Sequence[Captioned], directory: Path, grid: tuple[int, int] | None
+) -> None:
     """captions.png/.csv/.md of the first :data:`GRID_IMAGES`, attention maps of the first
-    :data:`ATTENTION_IMAGES` (when the network attends)."""
+    :data:`ATTENTION_IMAGES` over the encoder's (h, w) ``grid`` (None: no attention)."""
     directory.mkdir(parents=True, exist_ok=True)
     shown = list(examples[:GRID_IMAGES])
     plot_captions(shown, directory / "captions.png")
@@ -49,9 +51,9 @@ def write_reports(examples: Sequence[Captioned], directory: Path, attention: boo
         for e in shown
     ]
     write_table(rows, directory / "captions", title="Generated captions of test images.")
-    if attention:
+    if grid is not None:
         for i, example in enumerate(examples[:ATTENTION_IMAGES]):
-            plot_attention(example, directory / f"attention_{i}.png")
+            plot_attention(example, grid, directory / f"attention_{i}.png")
 
 
 def _pyplot() -> Any:
@@ -86,21 +88,12 @@ def plot_captions(examples: Sequence[Captioned], path: Path) -> None:
     plt.close(figure)
 
 
-def grid_shape(cells: int) -> tuple[int, int]:
-    """(rows, columns) of an encoder grid of ``cells`` cells: square when it can be, else the
-    most nearly square factorisation (a row-major h x w grid)."""
-    rows = int(math.isqrt(cells))
-    while cells % rows:
-        rows -= 1
-    return rows, cells // rows
-
-
-def plot_attention(example: Captioned, path: Path) -> None:
-    """The image, then one panel per generated word with its attention weights over the grid
-    (upsampled to the image, drawn over it)."""
+def plot_attention(example: Captioned, grid: tuple[int, int], path: Path) -> None:
+    """The image, then one panel per generated word with its attention weights over the
+    (h, w) grid (stretched over the image, dark where the decoder did not look)."""
     plt = _pyplot()
-    words = [*example.words, "<eos>"]
-    rows, columns = grid_shape(example.attention.size(1))
+    words = example.words
+    rows, columns = grid
     side = example.image.size(-1)
     panels = len(words) + 1
     per_row = min(6, panels)

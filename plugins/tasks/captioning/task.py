@@ -229,7 +229,7 @@ class CaptioningTask(Task):
         """The n_best captions of each image file (texts are image paths) with their scores
         (log-probability / GNMT length penalty) and log-probabilities; best first."""
         network.eval()
-        pictures = images.load_files(texts, self.image_size(), self.options)  # (N, 3, S, S)
+        pictures = images.load_files(texts, self.image_size())  # (N, 3, S, S)
         found = self.generate(network, pictures, self.search(beam, n_best))
         return [
             {
@@ -273,4 +273,6 @@ class CaptioningTask(Task):
             )
             for i, best in enumerate(found)
         ]
-        reports.write_reports(examples, Path(directory), self.options.attention != "none")
+        captioner = cast("CaptioningNetwork", network)
+        attention = captioner.encoder.grid_shape() if self.options.attention != "none" else None
+        reports.write_reports(examples, Path(directory), attention)
