@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader
 
 from pipeline.data import Splits
 from pipeline.decoding import Hypothesis
+from pipeline.errors import OptionError
 from pipeline.interfaces import DataFacts, StepResult, Task
 from pipeline.preparation import Encoded, prepare_cached, task_cache_key
 from pipeline.sharding import split_loader
@@ -170,10 +171,17 @@ class CaptioningTask(Task):
         return dict(logged_metrics())
 
     def search(self, beam_size: int | None = None, n_best: int = 1) -> Search:
-        """Generation settings: the task's beam (or ``beam_size``), length penalty, length."""
+        """Generation settings: ``beam_size`` (default ``task.beam_size``; 1 greedy), the
+        length penalty and ``task.max_caption_length``."""
         options = self.options
         beam = beam_size or options.beam_size
-        return Search(beam, options.length_penalty, options.max_caption_length, min(n_best, beam))
+        if n_best > beam:
+            source = "beam" if beam_size else "the run's task.beam_size"
+            raise OptionError(
+                f"predict option n_best ({n_best}) exceeds the beam ({source}: {beam}); ask for "
+                f"at most {beam} captions, or widen the beam (--option beam={n_best})"
+            )
+        return Search(beam, options.length_penalty, options.max_caption_length, n_best)
 
     def step(
         self, network: nn.Module, batch: Any, carry: Any, metrics: dict[str, Any]
