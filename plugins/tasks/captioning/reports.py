@@ -75,12 +75,12 @@ def plot_captions(examples: Sequence[Captioned], path: Path) -> None:
     plt = _pyplot()
     columns = min(4, len(examples))
     rows = math.ceil(len(examples) / columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(4 * columns, 4.6 * rows), squeeze=False)
+    figure, axes = plt.subplots(rows, columns, figsize=(4 * columns, 5.6 * rows), squeeze=False)
     for axis in axes.flat:
         axis.axis("off")
     for axis, example in zip(axes.flat, examples, strict=False):
         axis.imshow(_pixels(example.image))
-        lines = [f"> {example.caption}"] + [f"- {ref}" for ref in example.references[:3]]
+        lines = [f"> {example.caption}"] + [f"- {ref}" for ref in example.references[:2]]
         wrapped = "\n".join(textwrap.fill(line, 42) for line in lines)
         axis.set_title(wrapped, fontsize=8, loc="left")
     figure.tight_layout()
@@ -111,7 +111,8 @@ def plot_attention(example: Captioned, grid: tuple[int, int], path: Path) -> Non
     for axis, word, weights in zip(flat[1:], words, example.attention, strict=False):
         axis.imshow(_pixels(example.image))
         heat = weights.reshape(rows, columns).float().cpu().numpy()
-        axis.imshow(heat, cmap="gray", alpha=0.6, extent=(0, side, side, 0))
+        corners = (-0.5, side - 0.5, side - 0.5, -0.5)  # imshow's pixel-centre coordinates
+        axis.imshow(heat, cmap="gray", alpha=0.6, extent=corners)
         axis.set_title(word, fontsize=9)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
