@@ -3,6 +3,7 @@
     python benchmarks/quality_captioning.py               # bahdanau and none, full size
     python benchmarks/quality_captioning.py --smoke       # tiny data, one epoch: the path only
     python benchmarks/quality_captioning.py --runs bahdanau model.hidden_size=128
+    python benchmarks/quality_captioning.py --workdir /tmp/shapes   # keep the runs
 
 Writes the shapes set (``plugins.tasks.captioning.shapes``) into a temporary work folder, trains
 conf/experiment/shapes_captioning.yaml through ``pipeline.train.train`` there (its own MLflow
@@ -89,6 +90,7 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="tiny data and 1 epoch")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (trainer.threads)")
     parser.add_argument("--beam", type=int, default=5, help="beam width of the beam rows")
+    parser.add_argument("--workdir", type=Path, help="keep the runs here (default: a temp folder)")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
     args = parser.parse_args()
     from pipeline.inference import load
@@ -96,13 +98,16 @@ def main() -> None:
 
     extra = ["trainer.max_epochs=1"] if args.smoke else []
     lines = []
-    with tempfile.TemporaryDirectory(prefix="quality-captioning-") as workdir:
+    with tempfile.TemporaryDirectory(prefix="quality-captioning-") as temporary:
+        workdir = args.workdir or Path(temporary)
+        workdir.mkdir(parents=True, exist_ok=True)
         os.chdir(workdir)
         data = write_shapes(Path("shapes"), *SIZES["smoke" if args.smoke else "full"])
         for name in args.runs.split(","):
             overrides = [*RUNS[name], *extra, *args.overrides]
             run_id, wall = train_one(data, overrides, args.threads)
-            trained = load(run_id)
+            print(f"attention {name}: run {run_id} in {workdir}", flush=True)
+            trained = load(run_id, f"sqlite:///{workdir.resolve() / 'mlflow.db'}")
             for search, beam in (("greedy", 1), (f"beam {args.beam}", args.beam)):
                 s = score(trained, beam)
                 verdict = "PASS" if s.bleu4 >= TARGET else "FAIL"
