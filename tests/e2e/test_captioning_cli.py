@@ -13,9 +13,10 @@ from tiny import TINY_CONFIG
 
 from pipeline.cli import main
 from pipeline.tracking import tracking_uri
-from plugins.tasks.captioning.shapes import write_shapes
+from plugins.tasks.captioning.shapes import write_flickr8k_fake, write_shapes
 
 pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def captioning_config(workdir: Path, data: dict[str, str], **task: object) -> Path:
@@ -85,3 +86,34 @@ def test_train_reports_predict_evaluate(
     evaluated = run_json(capsys, "evaluate", "--run", trained["run_id"])
     for name in ("test_bleu4", "test_bleu1", "test_loss"):
         assert evaluated["metrics"][name] == pytest.approx(metrics[name], rel=1e-5), name
+
+
+def test_flickr8k_config_trains_on_a_fake_in_the_flickr8k_layout(
+    workdir: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """conf/experiment/flickr8k.yaml as shipped, its ../shared/data/flickr8k paths pointed at a
+    20-image fake (token file, split lists, JPEG folder); one epoch."""
+    paths = write_flickr8k_fake(workdir / "flickr8k", n_images=20)
+    overrides = [
+        f"task.captions_file={paths['captions']}",
+        f"task.image_root={paths['images']}",
+        *(f"data.{split}={paths[split]}" for split in ("train", "validation", "test")),
+        "trainer.max_epochs=1",
+        "trainer.progress_bar=false",
+        "trainer.threads=1",
+        "model.runner=eager",
+        "tracking.experiment=tests",
+    ]
+    trained = run_json(capsys, "train", str(ROOT / "conf/experiment/flickr8k.yaml"), *overrides)
+    run = MlflowClient(tracking_uri()).get_run(trained["run_id"])
+    assert run.info.status == "FINISHED" and run.data.params["task.layout"] == "flickr"
+    sizes = [
+        run.data.params[f"data.size.{split}_images"] for split in ("train", "validation", "test")
+    ]
+    train = set(paths["train"].read_text(encoding="utf-8").split())
+    tokens = paths["captions"].read_text(encoding="utf-8").splitlines()
+    captions = sum(line.split("#")[0] in train for line in tokens)  # every reference kept
+    assert sizes == ["12", "4", "4"] and run.data.params["data.size.train_captions"] == str(
+        captions
+    )
+    assert 0 <= trained["metrics"]["test_bleu4"] <= 1
