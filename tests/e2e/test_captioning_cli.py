@@ -3,6 +3,9 @@ reports, predict from an image file, evaluate; each data layout and an encoder b
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +15,7 @@ from mlflow.tracking import MlflowClient
 from tiny import TINY_CONFIG
 
 from pipeline.cli import main
+from pipeline.inference import evaluate
 from pipeline.tracking import tracking_uri
 from plugins.tasks.captioning.shapes import write_flickr8k_fake, write_shapes
 
@@ -117,3 +121,22 @@ def test_flickr8k_config_trains_on_a_fake_in_the_flickr8k_layout(
         captions
     )
     assert 0 <= trained["metrics"]["test_bleu4"] <= 1
+
+
+def test_ddp_test_bleu_equals_a_one_process_evaluation(
+    workdir: Path, shapes: dict[str, str]
+) -> None:
+    """Two CPU ranks generate captions for their own shards; the logged BLEU, from n-gram
+    counts summed across ranks, equals one process generating them all."""
+    config = captioning_config(workdir, shapes)
+    ddp = ["trainer.accelerator=cpu", "trainer.devices=2", "trainer.strategy=ddp"]
+    command = [sys.executable, "-m", "pipeline.cli", "train", str(config), "--json", *ddp]
+    command += ["trainer.threads=1", "trainer.max_epochs=1", "model.runner=eager"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-4000:]
+    run_id = json.loads(done.stdout.strip().splitlines()[-1])["run_id"]
+    run = MlflowClient(tracking_uri()).get_run(run_id)
+    assert run.info.status == "FINISHED" and run.data.params["trainer.devices"] == "2"
+    one_process = evaluate(run_id, "test")
+    for name in ("test_bleu1", "test_bleu4", "test_loss"):
+        assert run.data.metrics[name] == pytest.approx(one_process[name], rel=1e-5), name
