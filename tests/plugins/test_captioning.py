@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 
 from pipeline.plugins import default_registries
@@ -51,7 +53,7 @@ def test_an_image_item_holds_all_its_captions_and_a_pair_item_one() -> None:
     assert int(image[0, 0, 0]) == 1 and len(ids) == 1 and references == CAPTIONS[1]
 
 
-def test_state_round_trips_through_the_cache_format(tmp_path) -> None:
+def test_state_round_trips_through_the_cache_format(tmp_path: Path) -> None:
     captions, _ = tiny_set()
     torch.save(captions.state(), tmp_path / "test.pt")
     loaded = CaptionSet(**torch.load(tmp_path / "test.pt", weights_only=True))
@@ -73,7 +75,7 @@ def test_collate_frames_captions_with_eos_pads_and_maps_them_to_images() -> None
 # ----------------------------------------------------------------------------- contract
 
 
-def test_captioning_passes_check_task_with_ddp(tmp_path) -> None:
+def test_captioning_passes_check_task_with_ddp(tmp_path: Path) -> None:
     registries = default_registries()
     setup = captioning_setup(tmp_path / "data", registries)
     notes = check_task(CaptioningTask, setup.cfg, setup.texts, cache_dir=tmp_path / "check")

@@ -10,6 +10,8 @@ beam search; training decodes nothing, and its BLEU is NaN, which is not logged.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import Tensor
 from torchmetrics import Metric
@@ -31,11 +33,13 @@ class Perplexity(WeightedMean):
 class CaptionBleu(CorpusBleu):
     """Corpus BLEU-n on the 0-1 scale; NaN when no caption was generated (training)."""
 
+    captions: Tensor  # () float sum state: how many captions were scored
+
     def __init__(self, max_order: int) -> None:
         super().__init__(max_order=max_order)
         self.add_state("captions", torch.tensor(0.0), dist_reduce_fx="sum")
 
-    def update(self, hypotheses: list[str], references: list[list[str]]) -> None:
+    def update(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> None:
         """One generated caption per image, and that image's reference captions."""
         super().update(hypotheses, references)
         self.captions += len(hypotheses)
