@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
+import pytest
 import torch
 
+from pipeline.decoding import AttentionDecoder
 from pipeline.plugins import default_registries
 from pipeline.testing import check_task
 from pipeline.testing.fixtures import captioning_setup
@@ -16,6 +19,8 @@ from plugins.tasks.captioning.data import (
     Collate,
     encode_captions,
 )
+from plugins.tasks.captioning.metrics import CaptionBleu, Perplexity
+from plugins.tasks.captioning.network import CaptioningNetwork
 from plugins.tokenizers import WordTokenizer
 
 CAPTIONS = [
@@ -80,3 +85,49 @@ def test_captioning_passes_check_task_with_ddp(tmp_path: Path) -> None:
     setup = captioning_setup(tmp_path / "data", registries)
     notes = check_task(CaptioningTask, setup.cfg, setup.texts, cache_dir=tmp_path / "check")
     assert not any("ddp" in note.lower() for note in notes), notes
+
+
+# ----------------------------------------------------------------------------- metrics
+
+
+def test_bleu_is_sacrebleus_corpus_score_on_the_0_1_scale_against_all_references() -> None:
+    import sacrebleu
+
+    hypotheses = ["un círculo rojo grande", "una estrella azul a la derecha"]
+    references = [CAPTIONS[0], ["una estrella azul", "a la derecha hay una estrella azul"]]
+    for n in (1, 2, 4):
+        bleu = CaptionBleu(n)
+        bleu.update(hypotheses[:1], references[:1])
+        bleu.update(hypotheses[1:], references[1:])
+        streams = [[refs[k] if k < len(refs) else None for refs in references] for k in range(2)]
+        expected = sacrebleu.BLEU(max_ngram_order=n).corpus_score(hypotheses, streams).score
+        assert float(bleu.compute()) == pytest.approx(expected / 100, abs=1e-9)
+    with pytest.warns(UserWarning, match="before the ``update``"):
+        assert math.isnan(float(CaptionBleu(4).compute()))  # nothing generated: not logged
+
+
+def test_perplexity_is_exp_of_the_token_weighted_loss() -> None:
+    ppl = Perplexity()
+    ppl.update(torch.tensor(1.0), 3)
+    ppl.update(torch.tensor(2.0), 1)
+    assert float(ppl.compute()) == pytest.approx(math.exp(1.25))
+
+
+# ----------------------------------------------------------------------------- network
+
+
+def test_each_image_is_encoded_once_and_read_by_each_of_its_captions() -> None:
+    registries = default_registries()
+    encoder = registries.image_encoders.get("small_cnn")(channels=4, blocks=2, image_size=8)
+    cell = registries.cells.get("gru")
+    embedding = torch.nn.Embedding(12, 6)
+    decoder = AttentionDecoder(cell, embedding, 5, 1, 8, 8, runner="eager")
+    network = CaptioningNetwork(encoder, decoder).eval()
+    images = torch.randint(0, 256, (2, 3, 8, 8), dtype=torch.uint8)
+    memory = network.memory(images)
+    assert memory.values.shape == (2, 4, 8) and bool(memory.mask.all())
+    inputs = torch.randint(0, 12, (3, 4))
+    logits, attention = network(images, inputs, torch.tensor([1, 0, 1]))
+    assert logits.shape == (3, 4, 12) and attention.shape == (3, 4, 4)
+    alone, _ = network(images[1:], inputs[2:], torch.tensor([0]))
+    torch.testing.assert_close(logits[2:], alone)  # caption 2 read image 1
