@@ -25,6 +25,7 @@ class CaptioningOptions(CaptionReadOptions):
     tie_embeddings: bool = False
     """Output layer shares the word embedding (needs embedding_size == hidden_size)."""
     label_smoothing: float = field(default=0.0, metadata={"min": 0.0, "max": 0.5})
+    """Training loss only (Szegedy et al. 2016); val/test loss and ppl stay plain."""
     beam_size: int = field(default=5, metadata={"min": 1, "max": 50})
     """Beam width of the test BLEU and of predict (1: greedy search)."""
     length_penalty: float = field(default=0.6, metadata={"min": 0.0, "max": 2.0})
