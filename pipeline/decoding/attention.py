@@ -55,7 +55,7 @@ class NoAttention(Attention):
     """Zero context and zero weights: the decoder runs on its bridged initial state alone."""
 
     def prepare(self, values: Tensor) -> Tensor:
-        return values[:, :, :0]  # (B, S, 0): nothing to precompute
+        return values.new_zeros(*values.shape[:2], 0)  # (B, S, 0): nothing to precompute
 
     def forward(
         self, query: Tensor, keys: Tensor, values: Tensor, mask: Tensor
@@ -75,11 +75,13 @@ class AdditiveAttention(Attention):
         self.v = nn.Linear(query_size, 1, bias=False)
 
     def prepare(self, values: Tensor) -> Tensor:
-        return self.memory_projection(values)  # (B, S, H)
+        keys: Tensor = self.memory_projection(values)  # (B, S, H)
+        return keys
 
     def scores(self, query: Tensor, keys: Tensor) -> Tensor:
         hidden = torch.tanh(keys + self.query_projection(query).unsqueeze(1))
-        return self.v(hidden).squeeze(2)
+        scores: Tensor = self.v(hidden)  # (B, S, 1)
+        return scores.squeeze(2)
 
 
 class DotAttention(Attention):
@@ -97,7 +99,8 @@ class GeneralAttention(DotAttention):
         self.memory_projection = nn.Linear(memory_size, query_size, bias=False)  # W
 
     def prepare(self, values: Tensor) -> Tensor:
-        return self.memory_projection(values)  # (B, S, H)
+        keys: Tensor = self.memory_projection(values)  # (B, S, H)
+        return keys
 
 
 def build_attention(kind: str, score: str, query_size: int, memory_size: int) -> Attention:

@@ -16,7 +16,7 @@ The initial state is the bridge ``tanh(W_b summary + b_b)``, split into every la
 decoder is the plain encoder-decoder (Sutskever et al. 2014; Cho et al. 2014).
 
 Runners, as in ``pipeline.recurrent``: ``compiled`` runs the step through ``torch.compile``
-(dynamic shapes after the first change of batch or memory length), ``eager`` in Python; a
+(for any batch size and memory length), ``eager`` in Python; a
 step that fails to compile falls back to eager with one warning.
 """
 
@@ -34,7 +34,7 @@ from pipeline.config import ConfigError
 from pipeline.decoding.attention import build_attention
 from pipeline.interfaces import Cell, CellFactory
 
-__all__ = ["DECODER_RUNNERS", "AttentionDecoder", "DecoderState", "Memory"]
+__all__ = ["DECODER_RUNNERS", "AttentionDecoder", "DecoderState", "Memory", "unaliased"]
 
 DECODER_RUNNERS = ("compiled", "eager")
 """The decoder's runners; ``model.runner``'s ``auto`` and ``fused`` mean ``compiled`` here,
@@ -153,11 +153,13 @@ class AttentionDecoder(nn.Module):
         """Initial state from ``memory.summary`` (the bridge), zero h~_0, attention keys."""
         batch = memory.summary.size(0)
         bridged = torch.tanh(self.bridge(memory.summary))  # (B, L * state_size * H)
-        # (L * state_size, B, H), contiguous rows so compiled steps see one layout
-        tensors = bridged.view(batch, -1, self.hidden_size).transpose(0, 1).contiguous()
+        # (L * state_size) tensors (B, H), each its own (not a view), as the compiled step
+        # returns them: it would be compiled again for views
+        tensors = [t.clone() for t in bridged.view(batch, -1, self.hidden_size).unbind(1)]
         size = self.state_size
-        cells = [list(tensors[i * size : (i + 1) * size].unbind(0)) for i in range(self.num_layers)]
-        feed = bridged.new_zeros(batch, self.hidden_size)
+        cells = [tensors[i * size : (i + 1) * size] for i in range(self.num_layers)]
+        # h~_0 = 0 requires grad like the h~_t that follow, or training would compile twice
+        feed = bridged.new_zeros(batch, self.hidden_size).requires_grad_(bridged.requires_grad)
         return DecoderState(cells, feed, self.attention.prepare(memory.values))
 
     def step(
@@ -165,8 +167,10 @@ class AttentionDecoder(nn.Module):
     ) -> tuple[Tensor, DecoderState, Tensor]:
         """tokens (B,) -> logits (B, V), the next state, attention weights (B, S)."""
         flat = [t for layer in state.cells for t in layer]
+        # one memory layout for every caller (a column of a batch is strided), so the
+        # compiled step is not specialised again on strides
         logits, feed, flat, weights = self._run(
-            tokens, state.feed, flat, memory.values, state.keys, memory.mask
+            tokens.contiguous(), state.feed, flat, memory.values, state.keys, memory.mask
         )
         size = self.state_size
         cells = [flat[i * size : (i + 1) * size] for i in range(self.num_layers)]
@@ -182,6 +186,7 @@ class AttentionDecoder(nn.Module):
         """
         if not 0.0 <= teacher_forcing <= 1.0:
             raise ConfigError([f"teacher forcing ratio {teacher_forcing}: must be in [0, 1]"])
+        memory = unaliased(memory)
         state = self.start(memory)
         tokens = inputs[:, 0]
         logits, weights = [], []
@@ -227,7 +232,9 @@ class AttentionDecoder(nn.Module):
         if self.runner == "eager":
             return self._step(*args)
         if self._compiled is None:
-            self._compiled = torch.compile(self._step)
+            # Batch and memory length change from batch to batch: compile for any sizes at
+            # once rather than once for the first sizes and again for symbolic ones.
+            self._compiled = torch.compile(self._step, dynamic=True)
         try:
             return self._compiled(*args)
         except Exception as error:  # compile errors come in many types
@@ -245,6 +252,12 @@ class AttentionDecoder(nn.Module):
     def __getstate__(self) -> dict[str, Any]:
         """Pickle without the compiled step (it does not pickle); rebuilt on first use."""
         return {**self.__dict__, "_compiled": None}
+
+
+def unaliased(memory: Memory) -> Memory:
+    """The memory in tensors of its own: the compiled step is compiled again for inputs that
+    are views of other tensors (e.g. a slice of the encoder's outputs). One copy per batch."""
+    return Memory(memory.values.clone(), memory.mask.clone(), memory.summary)
 
 
 def _decoder_runner(runner: str) -> str:

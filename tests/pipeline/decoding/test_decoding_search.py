@@ -104,25 +104,39 @@ def test_no_example_exceeds_its_max_length(beam_size: int) -> None:
 
 
 def count_steps(decoder: AttentionDecoder) -> list[int]:
-    calls = [0]
+    """Spy on decoder.step: the list fills with the batch size (rows) of each call."""
+    rows: list[int] = []
     step = decoder.step
 
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        calls[0] += 1
-        return step(*args, **kwargs)
+    def counted(tokens: torch.Tensor, *args: Any) -> Any:
+        rows.append(len(tokens))
+        return step(tokens, *args)
 
     decoder.step = counted  # type: ignore[method-assign]
-    return calls
+    return rows
 
 
 def test_search_stops_when_every_example_is_done() -> None:
     decoder = bigram_decoder(TRAP)
-    calls = count_steps(decoder)
+    rows = count_steps(decoder)
     beam_search(decoder, random_memory([1, 2]), lengths(50, 80), EOS, EOS, beam_size=3)
-    assert calls[0] <= 4
-    calls[0] = 0
+    assert len(rows) <= 4
+    rows.clear()
     greedy_search(decoder, random_memory([1, 2]), lengths(50, 80), EOS, EOS)
-    assert calls[0] == 2
+    assert len(rows) == 2
+
+
+def test_finished_examples_leave_the_batch_down_to_two_rows() -> None:
+    endless = bigram_decoder({EOS: {C: 1.0}, C: {C: 1.0}})
+    rows = count_steps(endless)
+    memory, limits = random_memory([1, 3, 2]), lengths(1, 6, 3)
+    greedy = greedy_search(endless, memory, limits, EOS, EOS)
+    assert rows == [3, 3, 2, 2, 2, 2, 2]  # one row would mean one more compiled graph
+    assert [len(h.tokens) for h in greedy] == [1, 6, 3]
+    rows.clear()
+    beams = beam_search(endless, memory, limits, EOS, EOS, beam_size=2)
+    assert rows == [6, 6, 4, 4, 2, 2, 2]
+    assert [n_best[0].tokens for n_best in beams] == [[C], [C] * 6, [C] * 3]
 
 
 @pytest.mark.parametrize("length_penalty_alpha", [0.0, 0.6])
@@ -187,6 +201,12 @@ def test_impossible_beam_settings_are_user_errors(beam_size: int, n_best: int) -
             bigram_decoder(TRAP), random_memory([2]), lengths(3), EOS, EOS, beam_size, n_best=n_best
         )
     assert issubclass(OptionError, UserError)
+
+
+def test_an_empty_batch_gives_no_hypotheses() -> None:
+    empty = random_memory([2]).select(torch.tensor([], dtype=torch.long))
+    assert greedy_search(bigram_decoder(TRAP), empty, lengths(), EOS, EOS) == []
+    assert beam_search(bigram_decoder(TRAP), empty, lengths(), EOS, EOS) == []
 
 
 def test_max_lengths_follow_the_source_lengths() -> None:
