@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from torch import nn
@@ -11,8 +13,44 @@ from torch import nn
 from pipeline.component_options import cell_option_problems, image_encoder_option_problems
 from pipeline.config import ConfigError, ModelConfig
 from pipeline.interfaces import Cell, CellFactory, ImageEncoder
-from pipeline.plugins import Registry, default_registry
+from pipeline.plugins import PluginError, Registry, default_registry
 from pipeline.recurrent import RecurrentEncoder
+
+
+@dataclass(frozen=True)
+class ImageInput:
+    """What an image encoder takes, known before it is built: S x S pixels, normalised with
+    the per-channel mean and std (a task resizes and caches images in ``prepare_data``)."""
+
+    size: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+
+
+def image_input(
+    name: str, options: Mapping[str, Any], registry: Registry | None = None
+) -> ImageInput:
+    """The input of the image encoder registered as name with options: ``image_size`` from
+    the options, else ``__init__``'s default for it, else the class attribute."""
+    encoder = (registry or default_registry("image_encoders")).get(name)
+    size = declared_image_size(encoder, options)
+    if size is None:
+        raise PluginError(
+            f"image encoder {name!r} declares no image size: give its __init__ an option "
+            "image_size with a default, or a class attribute image_size"
+        )
+    return ImageInput(size, encoder.mean, encoder.std)
+
+
+def declared_image_size(encoder: type[ImageEncoder], options: Mapping[str, Any]) -> int | None:
+    """``image_size`` of options, else ``__init__``'s default for it, else the class
+    attribute; None when neither declares one."""
+    size = options.get("image_size")
+    default = inspect.signature(encoder).parameters.get("image_size")
+    if size is None and default is not None and default.default is not default.empty:
+        size = default.default
+    size = getattr(encoder, "image_size", None) if size is None else size
+    return size if isinstance(size, int) else None
 
 
 class Components:

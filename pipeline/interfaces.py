@@ -379,8 +379,11 @@ class ImageEncoder(nn.Module):
     Attributes (class attributes, or set by ``__init__``):
         feature_size: F, the size of each grid vector (what attention looks at).
         pooled_size: P, the size of the pooled vector (the decoder's initial state).
-        image_size: S, the side of the square images it expects (the task resizes to S x S).
-        mean, std: per-channel (R, G, B) statistics :meth:`normalize` applies to pixels in [0, 1].
+        image_size: S, the side of the square images it expects (the task resizes to S x S):
+            an ``__init__`` option ``image_size`` or a class attribute, so that a task knows
+            it before building the encoder (``pipeline.components.image_input``).
+        mean, std: per-channel (R, G, B) statistics :meth:`normalize` applies to pixels in [0, 1]
+            (class attributes).
         frozen: parameters not trained (see :meth:`freeze`).
         weights_loaded: set True when the parameters came from a weights file.
     """
@@ -439,7 +442,6 @@ class ImageEncoder(nn.Module):
             return groups
         for module in self.modules():
             if isinstance(module, nn.Linear | nn.Conv1d | nn.Conv2d | nn.Conv3d):
-                groups["input"].append(module.weight)
-                if module.bias is not None:
-                    groups["bias"].append(module.bias)
+                for name, parameter in module.named_parameters(recurse=False):
+                    groups["input" if name == "weight" else "bias"].append(parameter)
         return groups

@@ -1,8 +1,9 @@
 """``pipeline plugins new NAME``: write a new plugin distribution that works from the start.
 
 The distribution has a pyproject.toml declaring the entry points, one module per component
-(a tanh RNN cell, a uniform initializer, a "fraction of ones" regression task) whose methods
-carry the contract's docstrings from :mod:`pipeline.interfaces`, tests that call
+(a tanh RNN cell, a uniform initializer, a "fraction of ones" regression task, and on request
+a two-block convolutional image encoder) whose methods carry the contract's docstrings from
+:mod:`pipeline.interfaces`, tests that call
 :mod:`pipeline.testing`, and a README. Install it with its test extra, as
 :func:`next_steps` prints: ``pip install -e 'DIR[test]'``.
 """
@@ -21,6 +22,7 @@ from pipeline.errors import UserError
 from pipeline.scaffold_templates import (
     CELL,
     ENTRY_POINTS,
+    IMAGE_ENCODER,
     INITIALIZER,
     PYPROJECT,
     README,
@@ -30,7 +32,9 @@ from pipeline.scaffold_templates import (
     USAGE,
 )
 
-KINDS = ("cell", "initializer", "task")
+KINDS = ("cell", "initializer", "task", "image_encoder")
+DEFAULT_KINDS = ("cell", "initializer", "task")
+"""Kinds written when none is asked for (an image encoder only matters to image tasks)."""
 NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 
 
@@ -64,7 +68,7 @@ def _doc(obj: object, indent: int = 8) -> str:
 
 
 def _contract_docs() -> dict[str, str]:
-    from pipeline.interfaces import Cell, Initializer, Task
+    from pipeline.interfaces import Cell, ImageEncoder, Initializer, Task
 
     docs = {
         "cell_doc": _doc(Cell, 4),
@@ -72,6 +76,9 @@ def _contract_docs() -> dict[str, str]:
         "step_doc": _doc(Cell.step),
         "init_doc": _doc(Initializer, 4),
         "task_doc": _doc(Task, 4),
+        "image_encoder_doc": _doc(ImageEncoder, 4),
+        "image_forward_doc": _doc(ImageEncoder.forward),
+        "image_grid_shape_doc": _doc(ImageEncoder.grid_shape),
     }
     for method in (
         "prepare_data", "save_artifacts", "load_artifacts", "build_network",
@@ -82,11 +89,12 @@ def _contract_docs() -> dict[str, str]:
 
 
 def create(
-    name: str, kinds: tuple[str, ...] = KINDS, directory: str | Path | None = None
+    name: str, kinds: tuple[str, ...] = DEFAULT_KINDS, directory: str | Path | None = None
 ) -> list[Path]:
-    """Write the distribution NAME with the given component kinds; returns the files written."""
+    """Write the distribution NAME with the given component kinds (none: DEFAULT_KINDS);
+    returns the files written."""
     names = Names.of(name)
-    kinds = tuple(kind for kind in KINDS if kind in kinds) or KINDS
+    kinds = tuple(kind for kind in KINDS if kind in kinds) or DEFAULT_KINDS
     root = Path(directory) if directory is not None else Path(name)
     if root.exists() and any(root.iterdir()):
         raise UserError(f"{root} exists and is not empty; pick another --directory")
@@ -96,6 +104,7 @@ def create(
     )
     values["usage"] = "".join(Template(USAGE[kind]).substitute(values) for kind in kinds)
     modules = {"cell": CELL, "initializer": INITIALIZER, "task": TASK}
+    modules["image_encoder"] = IMAGE_ENCODER
     files = {
         "pyproject.toml": PYPROJECT,
         "README.md": README,

@@ -33,6 +33,10 @@ ENTRY_POINTS = {
     "task": (
         '[project.entry-points."rnn_pipeline.tasks"]\n$component = "$package.task:${camel}Task"\n'
     ),
+    "image_encoder": (
+        '[project.entry-points."rnn_pipeline.image_encoders"]\n'
+        '$component = "$package.image_encoder:${camel}Encoder"\n'
+    ),
 }
 
 CELL = '''\
@@ -238,6 +242,59 @@ class ${camel}Task(Task):
         return results
 '''
 
+IMAGE_ENCODER = '''\
+"""The $component image encoder: two blocks of 3x3 convolution, ReLU and 2x2 max pooling.
+
+Config: a captioning task with ``image_encoder: $component`` and, say,
+``image_encoder_options: {channels: 16}``. Replace the layers with your own and keep the
+shapes; ``pytest`` runs pipeline.testing.check_image_encoder on it.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from pipeline.errors import OptionError
+from pipeline.interfaces import ImageEncoder
+
+
+class ${camel}Encoder(ImageEncoder):
+    """$image_encoder_doc"""
+
+    mean = (0.5, 0.5, 0.5)
+    std = (0.5, 0.5, 0.5)
+
+    def __init__(self, channels: int = 8, image_size: int = 32, freeze: bool = False) -> None:
+        super().__init__()
+        self.validate_options(channels, image_size, freeze)
+        self.conv1 = nn.Conv2d(3, channels, 3, padding=1)
+        self.conv2 = nn.Conv2d(channels, 2 * channels, 3, padding=1)
+        self.feature_size = self.pooled_size = 2 * channels
+        self.image_size = image_size
+        self.freeze(freeze)
+
+    @staticmethod
+    def validate_options(channels: int, image_size: int, freeze: bool) -> None:
+        """Value checks the config runs before any data is read (and __init__ runs first)."""
+        if channels < 1:
+            raise OptionError(f"$component: option 'channels' must be >= 1, got {channels}")
+        if image_size < 4:
+            raise OptionError(f"$component: option 'image_size' must be >= 4, got {image_size}")
+
+    def forward(self, images: Tensor) -> tuple[Tensor, Tensor]:
+        """$image_forward_doc"""
+        x = F.max_pool2d(F.relu(self.conv1(images)), 2)  # (B, C, S/2, S/2)
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)  # (B, F, S/4, S/4)
+        grid = x.flatten(2).transpose(1, 2)  # (B, N, F), row-major cells
+        return grid, grid.mean(1)  # pooled (B, F)
+
+    def grid_shape(self) -> tuple[int, int]:
+        """$image_grid_shape_doc"""
+        side = self.image_size // 4
+        return side, side
+'''
+
 TEST_HEADER = '''\
 """$dist's components pass rnn-pipeline's conformance checks (pipeline.testing).
 
@@ -280,6 +337,14 @@ def test_task_meets_the_contract() -> None:
     }
     check_task(${camel}Task, build_config(raw, default_registries()), texts=["0 1 1 0"])
 """,
+    "image_encoder": """
+
+def test_image_encoder_meets_the_contract() -> None:
+    from pipeline.testing import check_image_encoder
+    from $package.image_encoder import ${camel}Encoder
+
+    check_image_encoder(${camel}Encoder, image_size=16)  # small images keep it fast
+""",
 }
 
 README = """\
@@ -301,4 +366,5 @@ USAGE = {
     "cell": "- cell: `pipeline train CONFIG model.cell=$component`\n",
     "initializer": "- initializer: `pipeline train CONFIG init.recurrent=$component`\n",
     "task": "- task: a config with `task: {name: $component, length: 12}`\n",
+    "image_encoder": "- image encoder: a captioning config with `task.image_encoder: $component`\n",
 }

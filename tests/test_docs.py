@@ -1,6 +1,6 @@
 """docs/plugins.md repeats the contracts of pipeline/interfaces.py word for word: every
-signature and docstring of Cell, Initializer and Task appears in the guide, so they cannot
-drift apart. Edit both together."""
+signature and docstring of Cell, Initializer, Task, Tokenizer and ImageEncoder appears in the
+guide, so they cannot drift apart. Edit both together."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.interfaces import Cell, Initializer, Task, Tokenizer
+from pipeline.interfaces import Cell, ImageEncoder, Initializer, Task, Tokenizer
 
 GUIDE = Path(__file__).resolve().parents[1] / "docs" / "plugins.md"
 CELL_METHODS = ("init_state", "project", "step", "forward", "parameter_groups", "own_init")
@@ -43,6 +43,14 @@ TOKENIZER_METHODS = (
     "save",
     "load",
 )
+IMAGE_ENCODER_METHODS = (
+    "forward",
+    "grid_shape",
+    "normalize",
+    "freeze",
+    "train",
+    "parameter_groups",
+)
 CONTRACT = [
     (Cell, None),
     *((Cell, name) for name in CELL_METHODS),
@@ -52,6 +60,8 @@ CONTRACT = [
     *((Task, name) for name in TASK_METHODS),
     (Tokenizer, None),
     *((Tokenizer, name) for name in TOKENIZER_METHODS),
+    (ImageEncoder, None),
+    *((ImageEncoder, name) for name in IMAGE_ENCODER_METHODS),
 ]
 
 

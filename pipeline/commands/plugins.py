@@ -53,7 +53,14 @@ def _add_plugins_new(actions: Any) -> None:
     )
     new.add_argument("name", help="distribution name, e.g. my-cells")
     for kind in ("cell", "initializer", "task"):
-        new.add_argument(f"--{kind}", action="store_true", help=f"include a {kind} (default: all)")
+        new.add_argument(
+            f"--{kind}",
+            action="store_true",
+            help=f"include a {kind} (default: cell, initializer and task)",
+        )
+    new.add_argument(
+        "--image-encoder", action="store_true", help="include an image encoder (only if asked)"
+    )
     new.add_argument("--directory", metavar="DIR", help="where to write it (default: ./NAME)")
 
 

@@ -11,6 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from pipeline.component_options import INIT_GROUPS
+from pipeline.components import declared_image_size
 from pipeline.errors import UserError
 from pipeline.interfaces import ImageEncoder
 from pipeline.testing.clauses import Notes, close, fail, max_diff, require
@@ -26,31 +27,40 @@ def check_image_encoder(encoder_class: type[ImageEncoder], /, **options: Any) ->
     """Check ``encoder_class(**options)`` against the ImageEncoder contract of
     :mod:`pipeline.interfaces`.
 
-    Checked: attributes (sizes, ``grid_shape``); ``forward`` on 1 image (eval mode) and 3
+    Checked: attributes (sizes, ``grid_shape``; ``image_size`` known before building, see
+    ``pipeline.components.image_input``); ``forward`` on 1 image (eval mode) and 3
     (training mode) of ``image_size`` gives finite float grid (B, h*w, F) and pooled (B, P);
     in eval mode each image's features do not depend on the rest of the batch; construction
-    and outputs are
-    deterministic under a seed; ``.to(torch.float64)`` and ``normalize``; gradients reach
-    every trainable parameter, and a frozen encoder has none and stays in eval mode (its
-    BatchNorm statistics do not move); ``parameter_groups`` lists each convolution and linear
-    weight once in a known group (none when ``weights_loaded``); a ``state_dict`` round trip;
-    and, when ``__init__`` has a ``weights`` option, a missing file is a ``UserError`` naming it.
+    and outputs are deterministic under a seed; ``.to(torch.float64)`` (and to CUDA when
+    available) and ``normalize``; gradients reach every trainable parameter, and a frozen
+    encoder has none and stays in eval mode (its BatchNorm statistics do not move);
+    ``parameter_groups`` lists each convolution and linear weight once in a known group (none
+    when ``weights_loaded``); a ``state_dict`` round trip; and, when ``__init__`` has a
+    ``weights`` option, a missing file is a ``UserError`` naming it.
     Keep images small through the options (e.g. ``image_size=32``): the check runs ~10 passes.
     """
     with torch.random.fork_rng(devices=[]):  # seeds the checks, not the caller's RNG
         encoder = _build(encoder_class, options)
         _check_attributes(encoder)
+        declared = declared_image_size(encoder_class, options)
+        require(
+            declared == encoder.image_size,
+            "image_size is known before building: the image_size option (or its default) "
+            "or a class attribute",
+            encoder.image_size,
+            declared,
+        )
         _check_outputs(encoder)
         _check_batch_independence(encoder)
         _check_determinism(encoder_class, options, encoder)
-        _check_moves(encoder)
+        notes = _check_moves(encoder)
         if encoder.frozen:
             _check_frozen(encoder)
         else:
             _check_gradients(encoder)
         _check_groups(encoder)
         _check_state_dict(encoder_class, options, encoder)
-        return _check_weights_option(encoder_class, options)
+        return notes + _check_weights_option(encoder_class, options)
 
 
 def _build(encoder_class: type[ImageEncoder], options: dict[str, Any]) -> ImageEncoder:
@@ -159,7 +169,7 @@ def _check_determinism(
     )
 
 
-def _check_moves(encoder: ImageEncoder) -> None:
+def _check_moves(encoder: ImageEncoder) -> Notes:
     pixels = torch.full((1, 3, encoder.image_size, encoder.image_size), 0.5)
     normalized = encoder.normalize(pixels)
     expected = (0.5 - torch.tensor(encoder.mean)) / torch.tensor(encoder.std)
@@ -177,6 +187,17 @@ def _check_moves(encoder: ImageEncoder) -> None:
         torch.float64,
         [grid.dtype, pooled.dtype],
     )
+    if not torch.cuda.is_available():
+        return ["no CUDA device: .to(device) checked for dtype only"]
+    cuda = torch.device("cuda")
+    grid, pooled = copy.deepcopy(encoder).to(cuda).eval()(_images(encoder, 1).to(cuda))
+    require(
+        grid.device.type == pooled.device.type == "cuda",
+        ".to('cuda') moves the encoder: outputs on the device",
+        "cuda",
+        [grid.device, pooled.device],
+    )
+    return []
 
 
 def _check_gradients(encoder: ImageEncoder) -> None:

@@ -18,6 +18,7 @@ from pipeline.errors import OptionError
 from pipeline.interfaces import ImageEncoder
 from plugins.image_encoders.weights import load_weights
 
+STAGES = ("layer1", "layer2", "layer3", "layer4")
 STAGE_WIDTHS = (64, 128, 256, 512)
 """Channels of the four stages' 3x3 convolutions (Table 1 of the paper)."""
 
@@ -109,7 +110,7 @@ class ResNet(ImageEncoder):
                 stride = 2 if stage > 0 and index == 0 else 1
                 blocks.append(self.block(inplanes, planes, stride))
                 inplanes = planes * self.block.expansion
-            self.add_module(f"layer{stage + 1}", nn.Sequential(*blocks))
+            self.add_module(STAGES[stage], nn.Sequential(*blocks))
         self.feature_size = self.pooled_size = inplanes
         self.image_size = image_size
         if weights is not None:
@@ -133,8 +134,8 @@ class ResNet(ImageEncoder):
     def forward(self, images: Tensor) -> tuple[Tensor, Tensor]:
         """Normalised images (B, 3, S, S) -> grid (B, N, F) and pooled (B, F)."""
         x = self.maxpool(F.relu(self.bn1(self.conv1(images))))  # (B, 64, S/4, S/4)
-        for stage in (self.layer1, self.layer2, self.layer3, self.layer4):
-            x = stage(x)  # (B, F, ceil(S/32), ceil(S/32)) after layer4
+        for stage in STAGES:
+            x = self.get_submodule(stage)(x)  # (B, F, ceil(S/32), ceil(S/32)) after layer4
         grid = x.flatten(2).transpose(1, 2)  # (B, h*w, F)
         return grid, grid.mean(1)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -68,3 +69,38 @@ def test_only_the_asked_kinds_and_refuses_a_non_empty_directory(tmp_path: Path, 
     assert main(["plugins", "new", "cells-only", "--directory", str(root)]) == 2
     assert "not empty" in capsys.readouterr().err
     assert main(["plugins", "new", "9bad name", "--directory", str(tmp_path / "x")]) == 2
+
+
+def test_new_image_encoder_passes_its_tests_and_is_listed(tmp_path: Path) -> None:
+    root = tmp_path / "picture-encoders"
+    argv = ["plugins", "new", "picture-encoders", "--image-encoder", "--directory", str(root)]
+    assert main(argv) == 0
+    assert {p.name for p in (root / "picture_encoders").iterdir()} == {
+        "__init__.py",
+        "image_encoder.py",
+    }
+    # Installed into a folder of its own, not this environment, which other runs share.
+    site = tmp_path / "site"
+    isolation = ["--no-build-isolation"] if importlib.util.find_spec("setuptools") else []
+    installed = pip("install", "--no-deps", *isolation, "--target", str(site), str(root))
+    assert installed.returncode == 0, installed.stderr
+    repository = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(repository)])}
+    tests = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+    assert "1 passed" in tests.stdout
+    listing = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "plugins", "check", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    rows = json.loads(listing.stdout)["plugins"]
+    ours = [(r["name"], r["group"], r["status"]) for r in rows if r["distribution"] == root.name]
+    assert ours == [("picture_encoders", "rnn_pipeline.image_encoders", "loaded")]

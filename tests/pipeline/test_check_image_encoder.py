@@ -81,4 +81,20 @@ def test_broken_encoders_fail_naming_the_clause(encoder: type, options: dict, cl
 
 def test_a_frozen_encoder_passes_and_notes_what_it_could_not_check() -> None:
     notes = check_image_encoder(SmallCNN, **SMALL, freeze=True)
-    assert notes == ["no 'weights' option: loading a weights file not checked"]
+    no_cuda = (
+        [] if torch.cuda.is_available() else ["no CUDA device: .to(device) checked for dtype only"]
+    )
+    assert notes == [*no_cuda, "no 'weights' option: loading a weights file not checked"]
+
+
+class SizeFromElsewhere(SmallCNN):
+    """Its image size comes from another option: a task cannot know it before building."""
+
+    def __init__(self, scale: int = 2, **options: Any) -> None:
+        super().__init__(**options)
+        self.image_size = 8 * scale
+
+
+def test_an_image_size_unknown_before_building_fails() -> None:
+    with pytest.raises(AssertionError, match="image_size is known before building"):
+        check_image_encoder(SizeFromElsewhere, channels=2, blocks=2)

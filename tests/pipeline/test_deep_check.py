@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
+import torch
 from broken_cells import TWO_STATE_CELL
 
 from pipeline.cli import main
@@ -137,6 +138,11 @@ def test_image_encoders_are_checked_or_say_why_not(
         "not checked  image_encoders:needy (needy-encoders 1.0): it has required options and "
         "none are generated for it: call pipeline.testing.check_image_encoder(Encoder, "
         "**options) in its own tests",
-        "ok           image_encoders:small_cnn (rnn-pipeline 0.1.0): no 'weights' option: "
-        "loading a weights file not checked",
+        "ok           image_encoders:small_cnn (rnn-pipeline 0.1.0): "
+        + (
+            ""
+            if torch.cuda.is_available()
+            else "no CUDA device: .to(device) checked for dtype only; "
+        )
+        + "no 'weights' option: loading a weights file not checked",
     ]

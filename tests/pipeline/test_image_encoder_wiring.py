@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from pipeline.components import Components
+from pipeline.components import Components, ImageInput, image_input
 from pipeline.config import ConfigError, InitConfig, ModelConfig, build_config
 from pipeline.initialization import initialize, parameter_groups
 from pipeline.interfaces import ImageEncoder, Task
@@ -150,3 +150,11 @@ def test_the_run_is_tagged_with_the_encoders_distribution(registries) -> None:
     installed = default_registries()
     plain = run_tags(build_config({}, installed), installed)  # the language model: no images
     assert not any(tag.startswith("plugin.image_encoders.") for tag in plain)
+
+
+def test_a_task_knows_the_image_input_before_building_the_encoder(registries) -> None:
+    assert image_input("resnet50", {}, registries.image_encoders) == ImageInput(
+        224, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+    )
+    assert image_input("small_cnn", {"image_size": 32}).size == 32
+    assert image_input("flat", {}, registries.image_encoders).size == 4  # class attribute
