@@ -39,6 +39,16 @@ def test_png_is_read_as_rgb_uint8_at_the_asked_size(tmp_path: Path) -> None:
     assert pixels[1:].max() < 60
 
 
+def test_exif_orientation_is_applied(tmp_path: Path) -> None:
+    picture = np.zeros((10, 20, 3), dtype=np.uint8)
+    picture[:, :10] = (255, 0, 0)  # stored: left half red
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: shown turned 90 degrees clockwise, the left side on top
+    Image.fromarray(picture).save(tmp_path / "turned.jpg", exif=exif, quality=95)
+    pixels = read_image(tmp_path / "turned.jpg", 8).float()
+    assert pixels[0, :3].mean() > 200 and pixels[0, 5:].mean() < 60  # red on top
+
+
 @pytest.mark.parametrize("mode", ["L", "RGBA", "P", "CMYK"])
 def test_other_modes_become_three_channels(tmp_path: Path, mode: str) -> None:
     Image.new("RGB", (12, 12), (200, 200, 200)).convert(mode).save(tmp_path / "m.tif")

@@ -90,6 +90,7 @@ def test_coco_groups_annotations_by_image(tmp_path: Path) -> None:
     }
     path = tmp_path / "captions_train2014.json"
     path.write_text(json.dumps(coco), encoding="utf-8")
+    (tmp_path / "train2014").mkdir()
     options = CaptionReadOptions(image_root=str(tmp_path / "train2014"))
     examples = file_captions(path, "data.train", options)
     assert by_name(examples) == {
@@ -213,6 +214,12 @@ def test_split_list_naming_an_unknown_image(tmp_path: Path) -> None:
     options = CaptionReadOptions(captions_file=str(paths["captions"]))
     with pytest.raises(DataError, match=r"data.test: file .*line 1: image 'missing.jpg' has no"):
         file_captions(paths["test"], "data.test", options)
+
+
+def test_image_root_that_is_not_a_folder(shapes: dict[str, Path]) -> None:
+    options = CaptionReadOptions(image_root=str(shapes["test"].parent / "no_such_folder"))
+    with pytest.raises(DataError, match=r"^task.image_root: '.*no_such_folder' is not a folder"):
+        file_captions(shapes["test"], "data.test", options)
 
 
 def test_missing_token_file_names_task_captions_file(tmp_path: Path) -> None:

@@ -131,6 +131,15 @@ def test_command_line_writes_the_data_set(
 ) -> None:
     assert main([str(tmp_path), "--train", "4", "--validation", "2", "--test", "2"]) == 0
     assert "train:" in capsys.readouterr().out
+    first = json.loads((tmp_path / "test.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    assert first["caption"][0].split()[0] in ("un", "una")
+    english = tmp_path / "en"
+    assert (
+        main([str(english), "--train", "1", "--validation", "1", "--test", "1", "--language", "en"])
+        == 0
+    )
+    row = json.loads((english / "test.jsonl").read_text(encoding="utf-8"))
+    assert row["caption"][0].startswith("a ")
     assert len((tmp_path / "train.jsonl").read_text(encoding="utf-8").splitlines()) == 4
     assert len(list((tmp_path / "images" / "test").glob("*.png"))) == 2
 
@@ -145,3 +154,19 @@ def test_shipped_data_set_is_the_generators_output() -> None:
         row = json.loads(lines[-1])
         with Image.open(shipped / row["image"]) as picture:
             assert np.array_equal(np.asarray(picture), np.asarray(render(scenes[-1], 64)))
+
+
+def test_english_captions() -> None:
+    top = Placed("estrella", "amarillo", "pequeño", 0.5, 0.25)
+    bottom = Placed("rombo", "naranja", "grande", 0.5, 0.75)
+    refs = captions(Scene((top, bottom), "encima"), "en")
+    assert refs[0] == "a small yellow star above a big orange diamond"
+    assert "a big orange diamond below a small yellow star" in refs
+    alone = captions(Scene((bottom,), "en el centro"), "en")
+    assert alone == [
+        "a big orange diamond in the middle",
+        "there is a big orange diamond in the middle",
+        "in the middle there is a big orange diamond",
+    ]
+    for scene in generate_scenes(100, seed=9):
+        assert not any(ord(char) > 127 for ref in captions(scene, "en") for char in ref)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from torch import Tensor
 
 from pipeline.errors import DataError
@@ -80,11 +80,14 @@ def read_image(
     try:
         with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
             image.draft("RGB", (size, size))  # JPEG: decode at a reduced scale, much faster
-            rgb = image.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
-    except (UnidentifiedImageError, OSError, ValueError) as error:
+            upright = ImageOps.exif_transpose(image)  # a camera's EXIF orientation
+            rgb = upright.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as error:
         raise ImageError(
             f"{where}: {described} does not decode ({type(error).__name__}: {error})",
-            f"replace or remove it, {SKIP_HINT}" if from_data else "give a PNG, JPEG, ... file",
+            f"replace or remove it, {SKIP_HINT}"
+            if from_data
+            else "give an image file Pillow reads (PNG, JPEG, ...)",
         ) from error
     return torch.from_numpy(np.asarray(rgb).copy()).permute(2, 0, 1)  # (H, W, 3) -> (3, H, W)
 

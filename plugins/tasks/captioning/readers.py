@@ -50,15 +50,8 @@ __all__ = [
 
 Layout = Literal["auto", "flickr", "coco", "csv", "tsv", "jsonl"]
 LAYOUTS: tuple[str, ...] = ("auto", "flickr", "coco", "csv", "tsv", "jsonl")
-SUFFIXES = {
-    ".txt": "flickr",
-    ".token": "flickr",
-    ".json": "coco",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".csv": "csv",
-    ".tsv": "tsv",
-}
+SUFFIXES = {".txt": "flickr", ".token": "flickr", ".json": "coco", ".jsonl": "jsonl"}
+SUFFIXES.update({".ndjson": "jsonl", ".csv": "csv", ".tsv": "tsv"})
 ImageSource = Path | bytes
 """An image file, or the encoded bytes of one (a dataset's ``Image`` column)."""
 
@@ -121,7 +114,7 @@ def option_problems(options: CaptionReadOptions, data: DataConfig) -> list[str]:
 def read_caption_splits(
     data: DataConfig, options: CaptionReadOptions, seed: int
 ) -> Splits[CaptionedImage]:
-    """CaptionedImage images of train, validation and test, from files or ``data.name``; the
+    """Captioned images of train, validation and test, from files or ``data.name``; the
     missing validation/test carved from train with ``seed`` (``pipeline.data.read_splits``)."""
     tokens: dict[str, list[str]] = {}  # the flickr token file, read once for all split lists
 
@@ -155,7 +148,10 @@ def file_captions(
     text = read_text(path, encoding, key, kind="a captions file")
     where = location(key, path)
     if layout == "flickr":
-        return _flickr_images(_flickr_tokens(text, where), root, where)
+        return [
+            CaptionedImage(_image_path(root, name), tuple(caps), name, f"{where}: image {name!r}")
+            for name, caps in _flickr_tokens(text, where).items()
+        ]
     if layout == "coco":
         return _coco(text, root, where)
     rows = _jsonl_rows(text, where) if layout == "jsonl" else _delimited_rows(text, where, layout)
@@ -179,7 +175,13 @@ def _layout(path: Path, options: CaptionReadOptions, key: str) -> str:
 def _image_root(options: CaptionReadOptions, captions: Path) -> Path:
     if options.image_root is None:
         return captions.parent
-    return Path(options.image_root).expanduser()
+    root = Path(options.image_root).expanduser()
+    if not root.is_dir():
+        raise DataError(
+            f"task.image_root: {options.image_root!r} is not a folder (relative paths are read "
+            f"from {Path.cwd()}); set it to the folder that holds the images"
+        )
+    return root
 
 
 def _image_path(root: Path, name: str) -> Path:
@@ -207,13 +209,6 @@ def _flickr_tokens(text: str, where: str) -> dict[str, list[str]]:
             )
         captions.setdefault(name, []).append(_clean(caption))
     return captions
-
-
-def _flickr_images(tokens: dict[str, list[str]], root: Path, where: str) -> list[CaptionedImage]:
-    return [
-        CaptionedImage(_image_path(root, name), tuple(captions), name, f"{where}: image {name!r}")
-        for name, captions in tokens.items()
-    ]
 
 
 def _flickr_split(
@@ -352,7 +347,7 @@ def _group_rows(
 def dataset_captions(
     split: str, dataset: Any, options: CaptionReadOptions, dataset_name: str
 ) -> list[CaptionedImage]:
-    """CaptionedImage images of one split of a ``datasets`` dataset (``data.name``): an ``Image``
+    """Captioned images of one split of a ``datasets`` dataset (``data.name``): an ``Image``
     column gives its encoded bytes (or its file), a string column a path under
     ``task.image_root`` (default: the dataset's folder)."""
     import datasets
@@ -399,7 +394,9 @@ def _dataset_image(value: Any, root: Path, index: int, here: str) -> tuple[Image
 
 def cache_key(options: CaptionReadOptions) -> dict[str, Any]:
     """What the task's cache key needs beyond ``pipeline.data.fingerprint`` (the captions
-    files): these options and the identity of the token file and of the image folder."""
+    files): these options and the identity of the token file and of ``task.image_root`` (each
+    file's path, size and mtime). Images beside the captions file (``image_root`` null, as in
+    data/shapes) are not walked: rewriting them without the captions file keeps a stale cache."""
     identity: dict[str, Any] = {
         "layout": options.layout,
         "image_column": options.image_column,

@@ -13,8 +13,11 @@ The data set is written in the JSON-lines layout users have (``{split}.jsonl`` r
 ``{"image": "images/train/00000.png", "caption": [...]}``), so the captioning task reads it
 like user data; ``data/shapes`` holds the default one.
 
+English captions (``--language en``: "a big red circle above a small blue square") are there
+for comparison with English data sets.
+
 Usage: ``python -m plugins.tasks.captioning.shapes OUTDIR [--seed S] [--train N]
-[--validation N] [--test N] [--size PIXELS]``
+[--validation N] [--test N] [--size PIXELS] [--language es|en]``
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from PIL import Image, ImageDraw
 __all__ = [
     "COLOURS",
     "HELD_OUT",
+    "LANGUAGES",
     "SHAPES",
     "Placed",
     "Scene",
@@ -92,6 +96,54 @@ HELD_OUT: frozenset[tuple[str, str]] = frozenset(
     }
 )
 """(shape, colour) pairs seen only in test: every test image has at least one of them."""
+LANGUAGES = ("es", "en")
+TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
+    "es": {
+        "place": ("{a} {where}", "hay {a} {where}", "{where} hay {a}"),
+        "encima": ("{a} encima de {b}", "{b} debajo de {a}", "{a} sobre {b}", "{b} bajo {a}"),
+        "izquierda": (
+            "{a} a la izquierda de {b}",
+            "{b} a la derecha de {a}",
+            "hay {a} a la izquierda de {b}",
+            "hay {b} a la derecha de {a}",
+        ),
+    },
+    "en": {
+        "place": ("{a} {where}", "there is {a} {where}", "{where} there is {a}"),
+        "encima": ("{a} above {b}", "{b} below {a}", "{a} on top of {b}", "{b} under {a}"),
+        "izquierda": (
+            "{a} to the left of {b}",
+            "{b} to the right of {a}",
+            "there is {a} to the left of {b}",
+            "there is {b} to the right of {a}",
+        ),
+    },
+}
+"""Caption templates per language: one shape ``{a}`` at ``{where}``, or ``{a}`` above /
+left of ``{b}``; the first template is the canonical caption."""
+ENGLISH = {
+    "círculo": "circle",
+    "cuadrado": "square",
+    "triángulo": "triangle",
+    "rombo": "diamond",
+    "estrella": "star",
+    "cruz": "cross",
+    "rojo": "red",
+    "verde": "green",
+    "azul": "blue",
+    "amarillo": "yellow",
+    "morado": "purple",
+    "naranja": "orange",
+    "blanco": "white",
+    "pequeño": "small",
+    "grande": "big",
+    "a la izquierda": "on the left",
+    "a la derecha": "on the right",
+    "arriba": "at the top",
+    "abajo": "at the bottom",
+    "en el centro": "in the middle",
+}
+"""The English of every Spanish word and place the captions use."""
 BACKGROUND = (25, 25, 30)
 JITTER = 0.04
 """Random shift of a shape's centre, as a fraction of the picture."""
@@ -109,8 +161,11 @@ class Placed:
     x: float
     y: float
 
-    def phrase(self) -> str:
-        """``un círculo rojo grande`` / ``una estrella roja pequeña``."""
+    def phrase(self, language: str = "es") -> str:
+        """``un círculo rojo grande`` / ``una estrella roja pequeña`` / (en) ``a big red
+        circle``."""
+        if language == "en":
+            return f"a {ENGLISH[self.size]} {ENGLISH[self.colour]} {ENGLISH[self.shape]}"
         feminine = SHAPES[self.shape]
         colour, size = COLOURS[self.colour], SIZES[self.size]
         article = "una" if feminine else "un"
@@ -130,25 +185,13 @@ class Scene:
 # ----------------------------------------------------------------------------- captions
 
 
-def captions(scene: Scene) -> list[str]:
-    """Reference captions of a scene, the canonical one first."""
-    if len(scene.shapes) == 1:
-        what, where = scene.shapes[0].phrase(), scene.relation
-        return [f"{what} {where}", f"hay {what} {where}", f"{where} hay {what}"]
-    first, second = (shape.phrase() for shape in scene.shapes)
-    if scene.relation == "encima":
-        return [
-            f"{first} encima de {second}",
-            f"{second} debajo de {first}",
-            f"{first} sobre {second}",
-            f"{second} bajo {first}",
-        ]
-    return [
-        f"{first} a la izquierda de {second}",
-        f"{second} a la derecha de {first}",
-        f"hay {first} a la izquierda de {second}",
-        f"hay {second} a la derecha de {first}",
-    ]
+def captions(scene: Scene, language: str = "es") -> list[str]:
+    """Reference captions of a scene in ``language`` (es, en), the canonical one first."""
+    first, *rest = (shape.phrase(language) for shape in scene.shapes)
+    if rest:
+        return [t.format(a=first, b=rest[0]) for t in TEMPLATES[language][scene.relation]]
+    where = scene.relation if language == "es" else ENGLISH[scene.relation]
+    return [t.format(a=first, where=where) for t in TEMPLATES[language]["place"]]
 
 
 # ----------------------------------------------------------------------------- scenes
@@ -183,7 +226,7 @@ def _scene(rng: random.Random, test: bool) -> Scene:
         placed = [Placed(*pairs[0], sizes[0], _jitter(rng, x), _jitter(rng, y))]
         return Scene(tuple(placed), relation)
     relation = rng.choice(("encima", "izquierda"))
-    across = [_jitter(rng, 0.5, 0.1) for _ in pairs]  # along the other axis
+    across = [_jitter(rng, 0.5, 0.1) for _ in pairs]  # on the axis the relation leaves free
     along = [_jitter(rng, 0.25), _jitter(rng, 0.75)]
     xs, ys = (across, along) if relation == "encima" else (along, across)
     placed = [
@@ -257,10 +300,12 @@ def write_shapes(
     n_test: int = 300,
     seed: int = 0,
     size: int = 64,
+    language: str = "es",
 ) -> dict[str, Path]:
     """Write ``{split}.jsonl`` and ``images/{split}/NNNNN.png`` into directory; return the
     JSON-lines paths by split name. Split i draws from its own stream (seed ``3 * seed + i``);
-    validation is in the training distribution, test holds the held-out pairs."""
+    validation is in the training distribution, test holds the held-out pairs. ``language``:
+    es (Spanish captions) or en (English)."""
     directory = Path(directory)
     paths: dict[str, Path] = {}
     counts = {"train": n_train, "validation": n_validation, "test": n_test}
@@ -272,7 +317,8 @@ def write_shapes(
         for number, scene in enumerate(scenes):
             name = f"images/{split}/{number:05d}.png"
             render(scene, size).save(directory / name, optimize=True)
-            rows.append(json.dumps({"image": name, "caption": captions(scene)}, ensure_ascii=False))
+            row = {"image": name, "caption": captions(scene, language)}
+            rows.append(json.dumps(row, ensure_ascii=False))
         paths[split] = directory / SPLIT_FILES[split]
         paths[split].write_text("".join(row + "\n" for row in rows), encoding="utf-8")
     return paths
@@ -314,8 +360,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument(flag, type=int, default=default)
     parser.add_argument("--test", type=int, default=300)
     parser.add_argument("--size", type=int, default=64, help="pixels a side")
+    parser.add_argument("--language", choices=LANGUAGES, default="es", help="of the captions")
     args = parser.parse_args(argv)
-    paths = write_shapes(args.outdir, args.train, args.validation, args.test, args.seed, args.size)
+    counts = (args.train, args.validation, args.test)
+    paths = write_shapes(args.outdir, *counts, args.seed, args.size, args.language)
     for split, path in paths.items():
         print(f"{split}: {path}")
     return 0
