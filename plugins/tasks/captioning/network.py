@@ -12,8 +12,7 @@ maps of the reports show. Decoding (greedy, beam search) is :mod:`pipeline.decod
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
@@ -21,7 +20,6 @@ from torch import Tensor, nn
 from pipeline.config import ConfigError
 from pipeline.decoding import AttentionDecoder, Memory
 from pipeline.interfaces import ImageEncoder
-from pipeline.plugins import default_registry
 from pipeline.tokenizers import PAD_ID
 
 if TYPE_CHECKING:
@@ -84,14 +82,3 @@ def build_captioner(components: Components, cfg: Config, vocab_size: int) -> Cap
         runner="eager" if model.runner == "eager" else "compiled",
     )
     return CaptioningNetwork(encoder, decoder)
-
-
-def encoder_image_size(name: str, options: Mapping[str, Any]) -> int:
-    """The image side S that the image encoder ``name`` with ``options`` reads.
-
-    Built without its weights file (``weights=None``): only its geometry is needed.
-    """
-    encoder_class = default_registry("image_encoders").get(name)
-    if "weights" in options:
-        options = {**options, "weights": None}
-    return int(encoder_class(**options).image_size)

@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.utils.data import DataLoader
 
+from pipeline.components import image_input
 from pipeline.data import Splits
 from pipeline.decoding import Hypothesis
 from pipeline.errors import OptionError
@@ -34,7 +35,7 @@ from plugins.tasks.captioning.data import (
 )
 from plugins.tasks.captioning.generation import Search
 from plugins.tasks.captioning.metrics import METRIC_NAMES, logged_metrics
-from plugins.tasks.captioning.network import build_captioner, encoder_image_size
+from plugins.tasks.captioning.network import build_captioner
 from plugins.tasks.captioning.options import CaptioningOptions, CaptioningPredictOptions
 
 if TYPE_CHECKING:
@@ -60,7 +61,6 @@ class CaptioningTask(Task):
         super().__init__(cfg)
         self.tokenizer: Tokenizer | None = None
         self.data: dict[str, CaptionSet] = {}
-        self._image_size: int | None = None
 
     @property
     def fitted_tokenizer(self) -> Tokenizer:
@@ -84,13 +84,9 @@ class CaptioningTask(Task):
     # ------------------------------------------------------------------------- data
 
     def image_size(self) -> int:
-        """Side S of the square images the configured encoder reads."""
-        if self._image_size is None:
-            options = self.options
-            self._image_size = encoder_image_size(
-                options.image_encoder, options.image_encoder_options
-            )
-        return self._image_size
+        """Side S of the square images the configured encoder reads (before it is built)."""
+        options = self.options
+        return image_input(options.image_encoder, options.image_encoder_options).size
 
     def cache_key(self) -> dict[str, Any]:
         """What the cached tensors depend on: data, reading options, image side, tokenizer."""
