@@ -13,6 +13,7 @@ import torch
 
 from pipeline.components import Components
 from pipeline.config import ConfigError, build_config
+from pipeline.errors import DataError
 from pipeline.plugins import Registries, default_registries
 from pipeline.testing.fixtures import TINY_MODEL
 from plugins.image_encoders.resnet import ResNet18
@@ -230,3 +231,17 @@ def test_dot_attention_needs_the_image_features_size(
         captioner.build_network(components)
     cfg = config(registries, task, data, model={**TINY_MODEL, "hidden_size": 8})
     train_one_step(cfg, registries, tmp_path)
+
+
+def test_a_bad_image_fails_naming_it_or_is_skipped_and_counted(
+    registries: Registries, tmp_path: Path
+) -> None:
+    paths = write_shapes(tmp_path / "shapes", n_train=6, n_validation=2, n_test=2, size=16)
+    (tmp_path / "shapes/images/train/00003.png").write_bytes(b"not a png")
+    data = {split: str(path) for split, path in paths.items()}
+    with pytest.raises(DataError, match=r"data.train: .*line 4.*00003.png.*skip_bad_images"):
+        CaptioningTask(config(registries, {}, data)).prepare_data(tmp_path / "cache")
+    task = CaptioningTask(config(registries, {"skip_bad_images": True}, data))
+    facts = task.prepare_data(tmp_path / "cache")
+    assert facts.sizes["train_images"] == 5 and facts.sizes["train_skipped_images"] == 1
+    assert "images/train/00003.png" not in task.data["train"].names
