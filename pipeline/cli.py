@@ -195,7 +195,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _add_predict(commands: Any) -> None:
-    parser = command(commands, "predict", cmd_predict, "predict from raw text with a run")
+    parser = command(
+        commands,
+        "predict",
+        cmd_predict,
+        "predict from raw text (captioning: image paths) with a run",
+    )
     parser.add_argument("--run", required=True, metavar="RUN_ID")
     parser.add_argument(
         "--option",
@@ -207,7 +212,9 @@ def _add_predict(commands: Any) -> None:
     parser.add_argument(
         "--help-options", action="store_true", help="list the predict options of the run's task"
     )
-    named = parser.add_argument_group("named options (language model, classification, seq2seq)")
+    named = parser.add_argument_group(
+        "named options (language model, classification, seq2seq, captioning)"
+    )
     named.add_argument("--top-k", type=int, help="how many ranked answers (default 5)")
     named.add_argument(
         "--sample", type=int, metavar="N", help="language models: also sample N tokens"
