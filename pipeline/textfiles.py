@@ -14,13 +14,22 @@ from __future__ import annotations
 
 import codecs
 import functools
+import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from pipeline.errors import DataError
 
-__all__ = ["location", "looks_like_mojibake", "numbered_lines", "read_lines", "read_text"]
+__all__ = [
+    "json_rows",
+    "location",
+    "looks_like_mojibake",
+    "numbered_lines",
+    "read_lines",
+    "read_text",
+]
 log = logging.getLogger(__name__)
 
 
@@ -112,3 +121,18 @@ def numbered_lines(text: str, skip_blank: bool = True) -> Iterator[tuple[int, st
 def read_lines(path: str | Path, encoding: str, key: str) -> list[str]:
     """Stripped non-blank lines of a text file; ``key`` (e.g. ``data.train``) names it."""
     return [line for _, line in numbered_lines(read_text(path, encoding, key))]
+
+
+def json_rows(text: str, where: str) -> Iterator[tuple[dict[str, Any], str]]:
+    """The JSON object of each non-blank line of a JSON-lines text, with where it stands
+    (``{where}, line N``, to start a row's error message); DataError for a line that is not
+    a JSON object."""
+    for number, line in numbered_lines(text):
+        here = f"{where}, line {number}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise DataError(f"{here}: not a JSON object: {error}") from error
+        if not isinstance(row, dict):
+            raise DataError(f"{here}: expected a JSON object, got {type(row).__name__}")
+        yield row, here

@@ -34,7 +34,7 @@ from typing import Any, Literal, NamedTuple
 from pipeline.config import DataConfig
 from pipeline.data import Splits, read_splits, split_encoding
 from pipeline.errors import DataError
-from pipeline.textfiles import location, numbered_lines, read_text
+from pipeline.textfiles import json_rows, location, numbered_lines, read_text
 
 __all__ = [
     "LAYOUTS",
@@ -154,7 +154,7 @@ def file_captions(
         ]
     if layout == "coco":
         return _coco(text, root, where)
-    rows = _jsonl_rows(text, where) if layout == "jsonl" else _delimited_rows(text, where, layout)
+    rows = json_rows(text, where) if layout == "jsonl" else _delimited_rows(text, where, layout)
     return _group_rows(rows, options, root)
 
 
@@ -283,18 +283,6 @@ def _delimited_rows(text: str, where: str, layout: str) -> Iterator[tuple[dict[s
                 yield row, f"{where}, line {reader.line_num}"
     except csv.Error as error:
         raise DataError(f"{where}, line {reader.line_num}: not valid CSV: {error}") from error
-
-
-def _jsonl_rows(text: str, where: str) -> Iterator[tuple[dict[str, Any], str]]:
-    for number, line in numbered_lines(text):
-        here = f"{where}, line {number}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise DataError(f"{here}: not a JSON object: {error}") from error
-        if not isinstance(row, dict):
-            raise DataError(f"{here}: expected a JSON object, got {type(row).__name__}")
-        yield row, here
 
 
 def _column(row: dict[str, Any], column: str, key: str, here: str) -> Any:

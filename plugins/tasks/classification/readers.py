@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from pipeline.errors import DataError
-from pipeline.textfiles import location, numbered_lines, read_text
+from pipeline.textfiles import json_rows, location, numbered_lines, read_text
 
 FORMATS = ("auto", "csv", "tsv", "jsonl", "label_first", "trec", "regex")
 SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
@@ -197,14 +196,7 @@ def _read_tsv(text: str, settings: ReadSettings, where: str) -> Iterator[Example
 
 
 def _read_jsonl(text: str, settings: ReadSettings, where: str) -> Iterator[Example]:
-    for number, line in numbered_lines(text):
-        here = f"{where}, line {number}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise DataError(f"{here}: not a JSON object: {error}") from error
-        if not isinstance(row, dict):
-            raise DataError(f"{here}: expected a JSON object, got {type(row).__name__}")
+    for row, here in json_rows(text, where):
         yield row_example(row, settings, here)
 
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pipeline.errors import DataError
-from pipeline.textfiles import numbered_lines
+from pipeline.textfiles import json_rows
 
 if TYPE_CHECKING:
     from plugins.tasks.seq2seq.readers import ParallelOptions
@@ -123,14 +122,7 @@ def _cell(row: list[str], index: int, key: str, where: str) -> str:
 
 def read_jsonl(text: str, options: ParallelOptions, where: str) -> Iterator[Pair]:
     """Pairs of the JSON objects of a JSON-lines text, one a non-blank line."""
-    for number, line in numbered_lines(text):
-        here = f"{where}, line {number}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise DataError(f"{here}: not a JSON object: {error}") from error
-        if not isinstance(row, dict):
-            raise DataError(f"{here}: expected a JSON object, got {type(row).__name__}")
+    for row, here in json_rows(text, where):
         yield _row_pair(row, options, here)
 
 
