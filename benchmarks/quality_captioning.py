@@ -25,10 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from quality_common import ROOT, timed_train
+
 if TYPE_CHECKING:
     from pipeline.runs import TrainedRun
 
-ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "conf/experiment/shapes_captioning.yaml"
 TARGET = 0.9
 RUNS = {"bahdanau": ("task.attention=bahdanau",), "none": ("task.attention=none",)}
@@ -44,22 +45,9 @@ class Scores:
 
 def train_one(data: dict[str, Path], overrides: list[str], threads: int) -> tuple[str, float]:
     """Train in the current folder; the run id and the wall time."""
-    from pipeline.config import load_config
-    from pipeline.plugins import default_registries
-    from pipeline.train import train
-
-    registries = default_registries()
-    settings = [
-        *(f"data.{split}={path}" for split, path in data.items()),
-        f"tracking.uri=sqlite:///{Path.cwd() / 'mlflow.db'}",
-        "trainer.progress_bar=false",
-        f"trainer.threads={threads}",
-        *overrides,
-    ]
-    cfg = load_config(CONFIG, settings, registries)
-    start = time.perf_counter()
-    result = train(cfg, registries=registries)
-    return result.run_id, time.perf_counter() - start
+    paths = [f"data.{split}={path}" for split, path in data.items()]
+    result, seconds = timed_train(CONFIG, [*paths, *overrides], threads)
+    return result.run_id, seconds
 
 
 def score(trained: TrainedRun, beam_size: int) -> Scores:

@@ -15,15 +15,13 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
+
+from quality_common import ROOT, data_overrides, timed_train
 
 if TYPE_CHECKING:
     from pipeline.train import TrainResult
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
@@ -43,38 +41,12 @@ RUNS = {
 }
 
 
-def data_overrides(config: Path) -> list[str]:
-    """The config's data file paths made absolute from the repository root."""
-    from pipeline.config import load_config
-
-    data = load_config(config).data
-    return [
-        f"data.{split}={(ROOT / path).resolve()}"
-        for split in ("train", "validation", "test")
-        if (path := getattr(data, split)) is not None and not Path(path).is_absolute()
-    ]
-
-
 def train_one(run: Run, extra: list[str], threads: int) -> dict[str, float]:
     """Train run in the current folder; its test metrics plus wall time and epochs."""
-    from pipeline.config import load_config
-    from pipeline.plugins import default_registries
-    from pipeline.train import train
-
-    registries = default_registries()
     config = ROOT / run.config
-    overrides = [
-        *data_overrides(config),
-        f"tracking.uri=sqlite:///{Path.cwd() / 'mlflow.db'}",
-        "trainer.progress_bar=false",
-        f"trainer.threads={threads}",
-        *run.overrides,
-        *extra,
-    ]
-    cfg = load_config(config, overrides, registries)
-    start = time.perf_counter()
-    result = train(cfg, registries=registries)
-    seconds = time.perf_counter() - start
+    result, seconds = timed_train(
+        config, [*data_overrides(config), *run.overrides, *extra], threads
+    )
     return {**result.metrics, "wall_s": seconds, "epochs": epochs_run(result)}
 
 

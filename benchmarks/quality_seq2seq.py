@@ -31,7 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+from quality_common import ROOT, data_overrides, timed_train
+
 MULTI30K, TATOEBA = "conf/experiment/multi30k_de_en.yaml", "conf/experiment/tatoeba_es_en.yaml"
 BUCKETS = ((1, 10), (11, 15), (16, 20), (21, 1000))
 """Source lengths in words (whitespace-separated) of the BLEU-by-length table."""
@@ -67,43 +68,25 @@ RUNS = {
 }
 
 
-def data_overrides(config: Path, smoke: Path | None) -> list[str]:
+def smoke_or_data_overrides(config: Path, smoke: Path | None) -> list[str]:
     """The config's data paths made absolute from the repository root, or the smoke data."""
-    from pipeline.config import load_config
-
     if smoke is not None:
         return [
             f"data.{split}={smoke / f'{split}.tsv'}" for split in ("train", "validation", "test")
         ]
-    data = load_config(config).data
-    return [
-        f"data.{split}={(ROOT / path).resolve()}"
-        for split in ("train", "validation", "test")
-        if (path := getattr(data, split)) is not None and not Path(path).is_absolute()
-    ]
+    return data_overrides(config)
 
 
 def train_one(run: Run, extra: Sequence[str], threads: int, smoke: Path | None) -> Any:
     """Train run in the current folder; returns (TrainResult, wall seconds)."""
-    from pipeline.config import load_config
-    from pipeline.plugins import default_registries
-    from pipeline.train import train
-
-    registries = default_registries()
     config = ROOT / run.config
     overrides = [
-        *data_overrides(config, smoke),
-        f"tracking.uri=sqlite:///{Path.cwd() / 'mlflow.db'}",
-        "trainer.progress_bar=false",
-        f"trainer.threads={threads}",
+        *smoke_or_data_overrides(config, smoke),
         *run.overrides,
         *(SMOKE if smoke else ()),
         *extra,
     ]
-    cfg = load_config(config, overrides, registries)
-    start = time.perf_counter()
-    result = train(cfg, registries=registries)
-    return result, time.perf_counter() - start
+    return timed_train(config, overrides, threads)
 
 
 def loaded(result: Any) -> Any:
