@@ -112,6 +112,18 @@ def tagging_setup(directory: Path, registries: Registries) -> TaskSetup:
     return TaskSetup(cfg, ["Ana vive en Lima ."])
 
 
+def captioning_setup(directory: Path, registries: Registries) -> TaskSetup:
+    """Generated Spanish shapes pictures of 16 pixels (JSON lines) and a two-block CNN."""
+    from plugins.tasks.captioning.shapes import write_shapes
+
+    paths = write_shapes(directory, n_train=40, n_validation=10, n_test=10, size=16)
+    data = {split: str(path) for split, path in paths.items()}
+    encoder = {"channels": 8, "blocks": 2, "image_size": 16}
+    task = {"name": "captioning", "image_encoder_options": encoder, "beam_size": 3}
+    cfg = tiny_config(task, data, registries)
+    return TaskSetup(cfg, [str(directory / "images/test/00000.png")])
+
+
 def long_range_setup(directory: Path, registries: Registries) -> TaskSetup:
     """The copy-memory problem over 5 symbols (generated from the seed: no files)."""
     task = {"name": "long_range", "problem": "copy", "length": 5, "train_size": 64}
@@ -133,6 +145,7 @@ TASK_SETUPS: dict[str, Callable[[Path, Registries], TaskSetup]] = {
     "language_model": language_model_setup,
     "classification": classification_setup,
     "tagging": tagging_setup,
+    "captioning": captioning_setup,
     "long_range": long_range_setup,
     "seq2seq": seq2seq_setup,
 }
