@@ -109,20 +109,33 @@ class Lab:
         }
 
     def adding(self, cell: str, length: int) -> dict[str, Any]:
-        """The adding problem at T = length, with the gradient-flow diagnostics on."""
+        """The adding problem at T = length, with the gradient-flow diagnostics on (g, j)."""
+        scale = self.scale
+        return deep_merge(
+            self._long_range("adding", cell, length, scale.long_train, scale.long_epochs),
+            {"diagnostics": {"gradient_flow": True, "every_n_batches": 5}},
+        )
+
+    def copy(self, cell: str, length: int) -> dict[str, Any]:
+        """The copy-memory problem: 10 digits recalled after T blanks (T + 20 symbols)."""
+        scale = self.scale
+        return self._long_range("copy", cell, length, scale.copy_train, scale.copy_epochs)
+
+    def _long_range(
+        self, problem: str, cell: str, length: int, size: int, epochs: int
+    ) -> dict[str, Any]:
         return {
             "task": {
                 "name": "long_range",
-                "problem": "adding",
+                "problem": problem,
                 "length": length,
-                "train_size": self.scale.long_train,
-                "eval_size": max(20, self.scale.long_train // 4),
+                "train_size": size,
+                "eval_size": max(20, size // 4),
             },
             "data": {"batch_size": 50, "eval_batch_size": 100},
             "model": {"cell": cell, "runner": "eager" if cell == "rnn_sigmoid" else "auto"},
             "optim": {"name": "adam", "lr": 0.003},
-            "trainer": {"max_epochs": self.scale.long_epochs, "gradient_clip_val": 1.0},
-            "diagnostics": {"gradient_flow": True, "every_n_batches": 5},
+            "trainer": {"max_epochs": epochs, "gradient_clip_val": 1.0},
         }
 
     def tagging(self, bidirectional: bool) -> dict[str, Any]:
