@@ -14,7 +14,13 @@ from pipeline.tracking import Tracker
 
 MEMORY_CELLS = ("rnn_tanh", "lstm", "gru")
 PROBE_CELLS = ("rnn_tanh", "lstm")
-APPLICATION_RUNS = {"language_model": "a", "classification": "e", "tagging": "e", "seq2seq": "k"}
+APPLICATION_RUNS = {
+    "language_model": "a",
+    "classification": "e",
+    "tagging": "e",
+    "seq2seq": "k",
+    "captioning": "k",
+}
 """Task -> the claim whose run shows it."""
 
 
@@ -40,6 +46,8 @@ def _application_run(lab: Lab, task: str, claim: str, bidirectional: bool = True
         return lab.train("lm_lstm", claim, lab.lm())
     if task == "seq2seq":
         return lab.train("seq2seq", claim, lab.seq2seq())
+    if task == "captioning":
+        return lab.train("captioning", claim, lab.captioning())
     if task == "tagging":
         return lab.train(f"tagging_{directions}", claim, lab.tagging(bidirectional))
     return lab.train(f"classification_{directions}", claim, lab.classification(bidirectional))

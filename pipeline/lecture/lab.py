@@ -172,6 +172,35 @@ class Lab:
             "trainer": {"max_epochs": self.scale.synthetic_epochs, "gradient_clip_val": 5.0},
         }
 
+    def captioning(self) -> dict[str, Any]:
+        """Spanish captions of generated shapes pictures (the captioning task's generator, the
+        shipped data/shapes set in miniature: 32 px, a two-block CNN, attention, beam 3)."""
+        # the module comes with the captioning task, asked for only when that is installed
+        from plugins.tasks.captioning.shapes import (  # type: ignore[import-not-found,unused-ignore]
+            write_shapes,
+        )
+
+        size, side = self.scale.synthetic_size, 32
+        paths = write_shapes(
+            self.data / f"captioning-{size}", size, max(8, size // 4), max(8, size // 4), size=side
+        )
+        encoder = {"channels": 16, "blocks": 2, "image_size": side}
+        return {
+            "task": {
+                "name": "captioning",
+                "image_encoder": "small_cnn",
+                "image_encoder_options": encoder,
+                "attention": "bahdanau",
+                "beam_size": 3,
+                "max_caption_length": 20,
+            },
+            "data": {**{k: str(p) for k, p in paths.items()}, "batch_size": 16},
+            "tokenizer": {"vocab_size": 200},
+            "model": {"cell": "lstm"},
+            "optim": {"name": "adam", "lr": 0.005},
+            "trainer": {"max_epochs": self.scale.synthetic_epochs, "gradient_clip_val": 5.0},
+        }
+
     def _synthetic(self, paths: dict[str, Path], bidirectional: bool) -> dict[str, Any]:
         """Same budget both ways: two directions get half the units each."""
         hidden = self.scale.hidden // 2 if bidirectional else self.scale.hidden
