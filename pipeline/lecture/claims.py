@@ -39,6 +39,7 @@ ONE_HOT_TOLERANCE = 1e-6
 SUM_TOLERANCE = 1e-5
 BIDIRECTIONAL_GAIN = 0.02
 MEMORY_FACTOR = 0.5
+COPY_GAIN = 0.1
 PROBE_GAIN = 0.1
 GRU_QUALITY_SLACK = 1.10
 LR_GAP = 0.3
@@ -57,8 +58,11 @@ CRITERIA = {
     f"{BIDIRECTIONAL_GAIN} better in tagging test F1 and in classification test accuracy",
     "f": f"adding problem: rnn_tanh's test MSE over the trivial baseline grows from the shortest "
     f"to the longest T, and at the longest T the best of LSTM/GRU has at most {MEMORY_FACTOR} "
-    f"times rnn_tanh's; Pontevedra probe: at the longest distance LSTM's accuracy exceeds "
-    f"rnn_tanh's by at least {PROBE_GAIN}",
+    f"times rnn_tanh's; copy problem: rnn_tanh's test cross-entropy over the memoryless "
+    f"baseline 10 log 8 / (T + 20) grows from the shortest to the longest T, and at the longest "
+    f"T the best of LSTM/GRU recalls a fraction of the digits at least {COPY_GAIN} above "
+    f"rnn_tanh's; Pontevedra probe: at the longest distance LSTM's accuracy exceeds rnn_tanh's "
+    f"by at least {PROBE_GAIN}",
     "g": "max sigmoid'(x) = 0.25 and max tanh'(x) = 1 (within 1e-6, on a grid), and the "
     "gradient at t = 1 relative to t = T (adding problem, last epoch) is smaller through "
     "rnn_sigmoid than through rnn_tanh",
@@ -186,23 +190,42 @@ def claim_e(evidence: Evidence, produced: Produced) -> Claim:
     return _claim("e", evidence, produced, checks)
 
 
+def _forgets(evidence: Evidence, problem: str, lengths: Sequence[int]) -> Check:
+    """rnn_tanh's test loss over the problem's trivial baseline grows with T."""
+    short, long = min(lengths), max(lengths)
+    at_short = evidence[f"{problem}_ratio_rnn_tanh_T{short}"]
+    at_long = evidence[f"{problem}_ratio_rnn_tanh_T{long}"]
+    return Check(
+        f"{problem}: rnn_tanh loss/baseline {at_short:.3f} at T={short} < {at_long:.3f} at "
+        f"T={long}",
+        at_short < at_long,
+    )
+
+
 def claim_f(evidence: Evidence, produced: Produced) -> Claim:
-    """Keys: lengths, distances, adding_ratio_<cell>_T<T> (test MSE / baseline) for rnn_tanh,
-    lstm, gru; probe_<cell>_n<N> for rnn_tanh and lstm."""
-    short, long = min(evidence["lengths"]), max(evidence["lengths"])
-    tanh_short = evidence[f"adding_ratio_rnn_tanh_T{short}"]
+    """Keys: lengths, copy_lengths, distances; <problem>_ratio_<cell>_T<T> (test loss /
+    trivial baseline) and <problem>_accuracy_<cell>_T<T> for problem adding and copy, cell
+    rnn_tanh, lstm, gru; probe_<cell>_n<N> for rnn_tanh and lstm."""
+    long = max(evidence["lengths"])
     tanh_long = evidence[f"adding_ratio_rnn_tanh_T{long}"]
     gated = min(evidence[f"adding_ratio_{cell}_T{long}"] for cell in GATED)
+    copy_long = max(evidence["copy_lengths"])
+    recalled_tanh = evidence[f"copy_accuracy_rnn_tanh_T{copy_long}"]
+    recalled = max(evidence[f"copy_accuracy_{cell}_T{copy_long}"] for cell in GATED)
     far = max(evidence["distances"])
     probe_tanh, probe_lstm = evidence[f"probe_rnn_tanh_n{far}"], evidence[f"probe_lstm_n{far}"]
     checks = [
+        _forgets(evidence, "adding", evidence["lengths"]),
         Check(
-            f"rnn_tanh MSE/baseline {tanh_short:.3f} at T={short} < {tanh_long:.3f} at T={long}",
-            tanh_short < tanh_long,
-        ),
-        Check(
-            f"T={long}: best gated {gated:.3f} <= {MEMORY_FACTOR} x rnn_tanh {tanh_long:.3f}",
+            f"adding T={long}: best gated {gated:.3f} <= {MEMORY_FACTOR} x rnn_tanh "
+            f"{tanh_long:.3f}",
             gated <= MEMORY_FACTOR * tanh_long,
+        ),
+        _forgets(evidence, "copy", evidence["copy_lengths"]),
+        Check(
+            f"copy T={copy_long}: best gated recalls {recalled:.3f} >= rnn_tanh "
+            f"{recalled_tanh:.3f} + {COPY_GAIN}",
+            recalled >= recalled_tanh + COPY_GAIN,
         ),
         Check(
             f"probe at N={far}: LSTM {probe_lstm:.2f} >= rnn_tanh {probe_tanh:.2f} + {PROBE_GAIN}",

@@ -1,5 +1,5 @@
 """Evidence of the claims on other tasks (e, f, g, j, k): bidirectional tagging and
-classification, the adding problem by T, the Pontevedra probe, gradient flow by cell, and
+classification, the adding and copy problems by T, the Pontevedra probe, gradient flow by cell, and
 every application's run. Each ``gather_x(lab)`` returns the evidence and what it produced."""
 
 from __future__ import annotations
@@ -14,7 +14,13 @@ from pipeline.tracking import Tracker
 
 MEMORY_CELLS = ("rnn_tanh", "lstm", "gru")
 PROBE_CELLS = ("rnn_tanh", "lstm")
-APPLICATION_RUNS = {"language_model": "a", "classification": "e", "tagging": "e", "seq2seq": "k"}
+APPLICATION_RUNS = {
+    "language_model": "a",
+    "classification": "e",
+    "tagging": "e",
+    "seq2seq": "k",
+    "captioning": "k",
+}
 """Task -> the claim whose run shows it."""
 
 
@@ -40,29 +46,29 @@ def _application_run(lab: Lab, task: str, claim: str, bidirectional: bool = True
         return lab.train("lm_lstm", claim, lab.lm())
     if task == "seq2seq":
         return lab.train("seq2seq", claim, lab.seq2seq())
+    if task == "captioning":
+        return lab.train("captioning", claim, lab.captioning())
     if task == "tagging":
         return lab.train(f"tagging_{directions}", claim, lab.tagging(bidirectional))
     return lab.train(f"classification_{directions}", claim, lab.classification(bidirectional))
 
 
-def adding_run(lab: Lab, claim: str, cell: str, length: int) -> LabRun:
-    return lab.train(f"adding_{cell}_T{length}", claim, lab.adding(cell, length))
+def long_range_run(lab: Lab, claim: str, problem: str, cell: str, length: int) -> LabRun:
+    """The adding or copy problem's run of cell at T = length."""
+    changes = lab.adding(cell, length) if problem == "adding" else lab.copy(cell, length)
+    return lab.train(f"{problem}_{cell}_T{length}", claim, changes)
 
 
 def gather_f(lab: Lab) -> tuple[Evidence, Produced]:
     lengths, distances = lab.scale.lengths, lab.scale.probe_distances
-    evidence: Evidence = {"lengths": list(lengths), "distances": list(distances)}
+    evidence: Evidence = {
+        "lengths": list(lengths),
+        "copy_lengths": list(lab.scale.copy_lengths),
+        "distances": list(distances),
+    }
     runs: list[str] = []
-    ratios: dict[str, list[float]] = {}
-    for cell in MEMORY_CELLS:
-        ratios[cell] = []
-        for length in lengths:
-            run = adding_run(lab, "f", cell, length)
-            runs.append(run.run_id)
-            ratio = run.metrics["test_loss"] / run.metrics["test_baseline"]
-            evidence[f"adding_ratio_{cell}_T{length}"] = ratio
-            evidence[f"adding_accuracy_{cell}_T{length}"] = run.metrics["test_accuracy"]
-            ratios[cell].append(ratio)
+    ratios = _memory_runs(lab, "adding", lengths, evidence, runs)
+    recalled = _memory_runs(lab, "copy", lab.scale.copy_lengths, evidence, runs)
     probes = {}
     for cell in PROBE_CELLS:
         run = probe_run(lab, cell)
@@ -72,13 +78,34 @@ def gather_f(lab: Lab) -> tuple[Evidence, Produced]:
             {f"probe_{cell}_n{n}": a for n, a in zip(distances, probes[cell], strict=True)}
         )
     adding_title, probe_title = "adding: test MSE / trivial baseline", "Pontevedra probe accuracy"
+    copy_title = "copy: digits recalled (chance 1/8)"
     figure = figures.curves(
-        {adding_title: ratios, probe_title: probes},
+        {adding_title: ratios, copy_title: recalled, probe_title: probes},
         lab.out / "figures" / "f.png",
-        xs={adding_title: lengths, probe_title: distances},
-        xlabel="T (adding) / distance N (probe)",
+        xs={adding_title: lengths, copy_title: lab.scale.copy_lengths, probe_title: distances},
+        xlabel="T (adding, copy) / distance N (probe)",
     )
     return evidence, Produced((figure,), tuple(runs))
+
+
+def _memory_runs(
+    lab: Lab, problem: str, lengths: tuple[int, ...], evidence: Evidence, runs: list[str]
+) -> dict[str, list[float]]:
+    """Each memory cell's run of problem at each T: ``<problem>_ratio_<cell>_T<T>`` (test loss
+    / trivial baseline) and ``<problem>_accuracy_...`` into evidence, run ids into runs.
+    Returns per cell what the figure shows by T: adding the ratio, copy the accuracy."""
+    shown: dict[str, list[float]] = {}
+    for cell in MEMORY_CELLS:
+        shown[cell] = []
+        for length in lengths:
+            run = long_range_run(lab, "f", problem, cell, length)
+            runs.append(run.run_id)
+            ratio = run.metrics["test_loss"] / run.metrics["test_baseline"]
+            accuracy = run.metrics["test_accuracy"]
+            evidence[f"{problem}_ratio_{cell}_T{length}"] = ratio
+            evidence[f"{problem}_accuracy_{cell}_T{length}"] = accuracy
+            shown[cell].append(ratio if problem == "adding" else accuracy)
+    return shown
 
 
 def probe_run(lab: Lab, cell: str) -> LabRun:
@@ -117,7 +144,7 @@ def _flow(
     evidence: Evidence = {"length": length}
     runs, profiles = [], {}
     for cell in cells:
-        run = adding_run(lab, claim, cell, length)
+        run = long_range_run(lab, claim, "adding", cell, length)
         runs.append(run.run_id)
         history = tracker.metric_history(run.run_id, "grad_ratio_l0_first_last")
         evidence[f"ratio_{cell}"] = history[-1] if history else float("nan")

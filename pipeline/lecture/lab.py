@@ -109,20 +109,33 @@ class Lab:
         }
 
     def adding(self, cell: str, length: int) -> dict[str, Any]:
-        """The adding problem at T = length, with the gradient-flow diagnostics on."""
+        """The adding problem at T = length, with the gradient-flow diagnostics on (g, j)."""
+        scale = self.scale
+        return deep_merge(
+            self._long_range("adding", cell, length, scale.long_train, scale.long_epochs),
+            {"diagnostics": {"gradient_flow": True, "every_n_batches": 5}},
+        )
+
+    def copy(self, cell: str, length: int) -> dict[str, Any]:
+        """The copy-memory problem: 10 digits recalled after T blanks (T + 20 symbols)."""
+        scale = self.scale
+        return self._long_range("copy", cell, length, scale.copy_train, scale.copy_epochs)
+
+    def _long_range(
+        self, problem: str, cell: str, length: int, size: int, epochs: int
+    ) -> dict[str, Any]:
         return {
             "task": {
                 "name": "long_range",
-                "problem": "adding",
+                "problem": problem,
                 "length": length,
-                "train_size": self.scale.long_train,
-                "eval_size": max(20, self.scale.long_train // 4),
+                "train_size": size,
+                "eval_size": max(20, size // 4),
             },
             "data": {"batch_size": 50, "eval_batch_size": 100},
             "model": {"cell": cell, "runner": "eager" if cell == "rnn_sigmoid" else "auto"},
             "optim": {"name": "adam", "lr": 0.003},
-            "trainer": {"max_epochs": self.scale.long_epochs, "gradient_clip_val": 1.0},
-            "diagnostics": {"gradient_flow": True, "every_n_batches": 5},
+            "trainer": {"max_epochs": epochs, "gradient_clip_val": 1.0},
         }
 
     def tagging(self, bidirectional: bool) -> dict[str, Any]:
@@ -156,6 +169,35 @@ class Lab:
             "data": {**{k: str(p) for k, p in paths.items()}, "batch_size": 16},
             "model": {"cell": "gru", "runner": "eager"},
             "optim": {"name": "adam", "lr": 0.01},
+            "trainer": {"max_epochs": self.scale.synthetic_epochs, "gradient_clip_val": 5.0},
+        }
+
+    def captioning(self) -> dict[str, Any]:
+        """Spanish captions of generated shapes pictures (the captioning task's generator, the
+        shipped data/shapes set in miniature: 32 px, a two-block CNN, attention, beam 3)."""
+        # the module comes with the captioning task, asked for only when that is installed
+        from plugins.tasks.captioning.shapes import (  # type: ignore[import-not-found,unused-ignore]
+            write_shapes,
+        )
+
+        size, side = self.scale.synthetic_size, 32
+        paths = write_shapes(
+            self.data / f"captioning-{size}", size, max(8, size // 4), max(8, size // 4), size=side
+        )
+        encoder = {"channels": 16, "blocks": 2, "image_size": side}
+        return {
+            "task": {
+                "name": "captioning",
+                "image_encoder": "small_cnn",
+                "image_encoder_options": encoder,
+                "attention": "bahdanau",
+                "beam_size": 3,
+                "max_caption_length": 20,
+            },
+            "data": {**{k: str(p) for k, p in paths.items()}, "batch_size": 16},
+            "tokenizer": {"vocab_size": 200},
+            "model": {"cell": "lstm"},
+            "optim": {"name": "adam", "lr": 0.005},
             "trainer": {"max_epochs": self.scale.synthetic_epochs, "gradient_clip_val": 5.0},
         }
 

@@ -18,6 +18,10 @@ class Scale:
     """T of the adding problem (claim f); the longest also serves g and j."""
     long_train: int
     long_epochs: int
+    copy_lengths: tuple[int, ...]
+    """T of the copy-memory problem (claim f): 10 digits recalled after T + 10 steps."""
+    copy_train: int
+    copy_epochs: int
     probe_per_distance: int
     probe_distances: tuple[int, ...]
     probe_epochs: int
@@ -28,7 +32,26 @@ class Scale:
     """Forward + backward passes timed per cell (claim h)."""
 
 
-QUICK = Scale("quick", 64, 2000, 4, (10, 30), 4000, 10, 600, (6, 15), 50, 400, 8, 30)
-FULL = Scale("full", 64, 6000, 8, (10, 30, 60), 8000, 20, 600, (6, 10, 15, 20), 60, 1500, 10, 100)
-TINY = Scale("tiny", 4, 60, 1, (8,), 40, 1, 4, (6, 8), 1, 12, 1, 2)
+QUICK = Scale(
+    "quick", 64, 2000, 4, (10, 30), 4000, 10, (5, 20), 8000, 25, 600, (6, 15), 50, 400, 8, 30
+)
+FULL = Scale(
+    "full",
+    64,
+    6000,
+    8,
+    (10, 30, 60),
+    8000,
+    20,
+    (5, 20, 40),
+    12000,
+    30,
+    600,
+    (6, 10, 15, 20),
+    60,
+    1500,
+    10,
+    100,
+)
+TINY = Scale("tiny", 4, 60, 1, (8,), 40, 1, (3,), 20, 1, 4, (6, 8), 1, 12, 1, 2)
 SCALES = {scale.name: scale for scale in (QUICK, FULL, TINY)}

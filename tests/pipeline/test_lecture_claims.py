@@ -18,8 +18,8 @@ INIT_GOOD: dict[str, Any] = {
     "val_loss_zeros": 6.0,
     "snippet_max_error": 4e-9,
 }
-FLOW: dict[str, Any] = {"lengths": [10, 40], "distances": [6, 20]}
-ADDING_GOOD = {
+FLOW: dict[str, Any] = {"lengths": [10, 40], "copy_lengths": [5, 20], "distances": [6, 20]}
+MEMORY_GOOD = {
     **FLOW,
     "adding_ratio_rnn_tanh_T10": 0.3,
     "adding_ratio_rnn_tanh_T40": 0.9,
@@ -27,6 +27,11 @@ ADDING_GOOD = {
     "adding_ratio_lstm_T40": 0.2,
     "adding_ratio_gru_T10": 0.1,
     "adding_ratio_gru_T40": 0.6,
+    "copy_ratio_rnn_tanh_T5": 0.2,
+    "copy_ratio_rnn_tanh_T20": 1.0,
+    "copy_accuracy_rnn_tanh_T20": 0.13,
+    "copy_accuracy_lstm_T20": 0.2,
+    "copy_accuracy_gru_T20": 0.5,
     "probe_rnn_tanh_n6": 0.9,
     "probe_rnn_tanh_n20": 0.2,
     "probe_lstm_n6": 0.9,
@@ -70,7 +75,7 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
         },
         {"classification_accuracy_bi": 0.61},
     ),
-    "f": (ADDING_GOOD, {"probe_lstm_n20": 0.25}),
+    "f": (MEMORY_GOOD, {"probe_lstm_n20": 0.25}),
     "g": (
         {"max_dsigmoid": 0.25, "max_dtanh": 1.0, "ratio_rnn_sigmoid": 1e-4, "ratio_rnn_tanh": 0.1},
         {"ratio_rnn_sigmoid": 0.2},
@@ -95,6 +100,37 @@ def test_a_verdict_flips_with_the_measurement(claim_id: str) -> None:
     assert failed.verdict == NOT_REPRODUCED
     assert "FAILS" in failed.reason
     assert failed.criterion == passed.criterion and failed.quote_es  # stated, not computed
+
+
+@pytest.mark.parametrize(
+    "breaking",
+    [
+        {"adding_ratio_rnn_tanh_T10": 0.95},  # the vanilla RNN does not get worse with T
+        # the gated cells do not beat it on the adding problem
+        {"adding_ratio_lstm_T40": 0.5, "adding_ratio_gru_T40": 0.6},
+        {"copy_ratio_rnn_tanh_T5": 1.0},  # nor on the copy problem
+        {"copy_accuracy_gru_T20": 0.22},  # the gated cells recall no more digits
+        {"copy_accuracy_rnn_tanh_T20": 0.45},
+    ],
+)
+def test_every_part_of_the_memory_claim_can_fail_it(breaking: dict[str, Any]) -> None:
+    claim = CLAIMS["f"]({**MEMORY_GOOD, **breaking}, Produced())
+    assert claim.verdict == NOT_REPRODUCED
+    assert claim.reason.count("FAILS") == 1, claim.reason
+
+
+def test_the_memory_claim_reads_the_longest_copy_length() -> None:
+    longer = {
+        **MEMORY_GOOD,
+        "copy_lengths": [5, 20, 40],
+        "copy_ratio_rnn_tanh_T40": 1.0,
+        "copy_accuracy_rnn_tanh_T40": 0.12,
+        "copy_accuracy_lstm_T40": 0.13,
+        "copy_accuracy_gru_T40": 0.14,
+    }
+    claim = CLAIMS["f"](longer, Produced())
+    assert claim.verdict == NOT_REPRODUCED
+    assert "copy T=40" in claim.reason
 
 
 def test_a_diverged_learning_rate_counts_as_too_large() -> None:
