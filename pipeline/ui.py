@@ -36,12 +36,8 @@ DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 5000
 
 def serve(host: str, port: int, experiment: str | None, open_browser: bool, uri: str | None) -> int:
     """Run the server until Ctrl-C/SIGTERM; returns 0 then, else the server's exit status."""
-    from pipeline.tracking import Tracker, default_artifact_root
-
     check_port_free(host, port)
-    tracker = Tracker(uri)
-    link = experiment_link(host, port, tracker, experiment)
-    command = server_command(tracker.uri, host, port, default_artifact_root(tracker.uri))
+    command, link = planned_server(host, port, experiment, uri)
     # Its own process group, so that stopping it reaches every process it starts.
     server = subprocess.Popen(  # its stdout too on stderr: stdout holds only the link
         command, env={**os.environ, **LEAN_ENV}, stdout=sys.stderr, start_new_session=True
@@ -57,6 +53,30 @@ def serve(host: str, port: int, experiment: str | None, open_browser: bool, uri:
         stop_group(server)
         for number, handler in previous.items():
             signal.signal(number, handler)
+
+
+def planned_server(
+    host: str, port: int, experiment: str | None, uri: str | None
+) -> tuple[list[str], str]:
+    """:func:`plan_server` in a short-lived process: the ~200 MB that importing MLflow costs
+    leave with it, so the process that watches the server for hours stays small."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=context) as pool:
+        return pool.submit(plan_server, host, port, experiment, uri).result()
+
+
+def plan_server(
+    host: str, port: int, experiment: str | None, uri: str | None
+) -> tuple[list[str], str]:
+    """The store made ready (created or repaired), the server's command and the UI link."""
+    from pipeline.tracking import Tracker, default_artifact_root
+
+    tracker = Tracker(uri)
+    link = experiment_link(host, port, tracker, experiment)
+    return server_command(tracker.uri, host, port, default_artifact_root(tracker.uri)), link
 
 
 def _run_until_stopped(server: subprocess.Popen[bytes], base: str, link: str, browse: bool) -> int:

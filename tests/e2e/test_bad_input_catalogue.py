@@ -104,6 +104,7 @@ OTHER_CASES = [
     "ui --port 99999",
     "ui --port http",
     "ui --experiment nope",
+    "ui --tracking-uri bogus://nowhere",
     "demo model.cell=lstn",
     "demo novalue",
 ]
