@@ -7,8 +7,8 @@ Usage::
 
 Reads the captions file (``--layout``, default by suffix), decodes every image to a uint8
 (N, 3, S, S) tensor with ``load_split`` (best of ``--repeats``), saves it with ``torch.save``
-as the task's cache build does, and loads it back with ``torch.load`` and with
-``torch.load(mmap=True)``, each followed by a read of every memory page, as an epoch reads them
+as the task's cache build does, and loads it back (weights only) plainly and memory-mapped,
+each followed by a read of every memory page, as an epoch reads them
 (best of ``--repeats`` each). Prints the times, milliseconds per
 image, the cached file's size and decode time / load time.
 
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cached tensor file:      {path.stat().st_size / 1e6:8.1f} MB (uint8)")
         for mmap in (False, True):
             load, _ = best_of(args.repeats, partial(load_and_read, path, mmap))
-            name = "torch.load(mmap=True):" if mmap else "torch.load:"
+            name = "load, memory-mapped:" if mmap else "load:"
             print(
                 f"{name:24} {load:8.4f} s  {load / n * 1e3:7.4f} ms/image  "
                 f"(decode / load = {decode / load:,.0f})"

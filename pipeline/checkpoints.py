@@ -1,8 +1,8 @@
 """Checkpoints that never run code: checked run ids, confined folders, checksums, safe loading.
 
-``torch.load(..., weights_only=False)`` runs whatever a pickle says (PITFALLS.md), so every
-checkpoint is loaded with ``weights_only=True``: tensors and plain containers only. Each logged
-checkpoint's sha256 is a tag of its run; a file that does not match it is never loaded.
+Unpickling a file with torch's full unpickler runs whatever the pickle says (PITFALLS.md), so
+every checkpoint is loaded in torch's weights-only mode: tensors and plain containers only.
+Each logged checkpoint's sha256 is a tag of its run; a file that does not match it is never loaded.
 A local copy that is corrupt or differs is replaced by the run's logged copy, saying so.
 """
 

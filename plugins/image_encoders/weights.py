@@ -44,8 +44,8 @@ def _read(file: Path, where: str, fix: str) -> dict[str, Tensor]:
     try:
         state: Any = torch.load(file, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
-        # torch's message advises weights_only=False, which would run the file's code: the
-        # user gets the object it refused instead.
+        # torch's message advises turning the weights-only mode off, which would run the
+        # file's code: the user gets the object it refused instead.
         found = re.search(r"GLOBAL (\S+)", str(error))
         if found is None:
             raise OptionError(f"{where} is not a file torch.save wrote; {fix}") from None
