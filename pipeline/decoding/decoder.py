@@ -166,15 +166,8 @@ class AttentionDecoder(nn.Module):
         self, tokens: Tensor, state: DecoderState, memory: Memory
     ) -> tuple[Tensor, DecoderState, Tensor]:
         """tokens (B,) -> logits (B, V), the next state, attention weights (B, S)."""
-        flat = [t for layer in state.cells for t in layer]
-        # one memory layout for every caller (a column of a batch is strided), so the
-        # compiled step is not specialised again on strides
-        logits, feed, flat, weights = self._run(
-            tokens.contiguous(), state.feed, flat, memory.values, state.keys, memory.mask
-        )
-        size = self.state_size
-        cells = [flat[i * size : (i + 1) * size] for i in range(self.num_layers)]
-        return logits, DecoderState(cells, feed, state.keys), weights
+        attentional, state, weights = self._advance(tokens, state, memory)
+        return self.output(attentional), state, weights
 
     def forward(
         self, inputs: Tensor, memory: Memory, teacher_forcing: float = 1.0
@@ -189,21 +182,37 @@ class AttentionDecoder(nn.Module):
         memory = unaliased(memory)
         state = self.start(memory)
         tokens = inputs[:, 0]
-        logits, weights = [], []
+        attentional, weights = [], []
         for t in range(inputs.size(1)):
-            step_logits, state, step_weights = self.step(tokens, state, memory)
-            logits.append(step_logits)
+            step_attentional, state, step_weights = self._advance(tokens, state, memory)
+            attentional.append(step_attentional)
             weights.append(step_weights)
             if t + 1 < inputs.size(1):
-                tokens = self._next_input(inputs[:, t + 1], step_logits, teacher_forcing)
-        return torch.stack(logits, 1), torch.stack(weights, 1)
+                tokens = self._next_input(inputs[:, t + 1], step_attentional, teacher_forcing)
+        return self.output(torch.stack(attentional, 1)), torch.stack(weights, 1)
 
-    @staticmethod
-    def _next_input(gold: Tensor, logits: Tensor, teacher_forcing: float) -> Tensor:
+    def _advance(
+        self, tokens: Tensor, state: DecoderState, memory: Memory
+    ) -> tuple[Tensor, DecoderState, Tensor]:
+        """tokens (B,) -> h~_t (B, H), the next state, attention weights (B, S)."""
+        flat = [t for layer in state.cells for t in layer]
+        # one memory layout for every caller (a column of a batch is strided), so the
+        # compiled step is not specialised again on strides
+        attentional, flat, weights = self._run(
+            tokens.contiguous(), state.feed, flat, memory.values, state.keys, memory.mask
+        )
+        size = self.state_size
+        cells = [flat[i * size : (i + 1) * size] for i in range(self.num_layers)]
+        return attentional, DecoderState(cells, attentional, state.keys), weights
+
+    def _next_input(self, gold: Tensor, attentional: Tensor, teacher_forcing: float) -> Tensor:
+        """The next step's tokens (B,): gold, or where sampled, the argmax of h~_t (B, H)."""
         if teacher_forcing >= 1.0:
             return gold
         keep = torch.rand(gold.shape, device=gold.device) < teacher_forcing
-        return torch.where(keep, gold, logits.detach().argmax(1))
+        with torch.no_grad():
+            predicted = self.output(attentional).argmax(1)
+        return torch.where(keep, gold, predicted)
 
     # ------------------------------------------------------------------------- the step
 
@@ -226,7 +235,7 @@ class AttentionDecoder(nn.Module):
             new_states.extend(layer_state)
         context, weights = self.attention(x, keys, values, mask)
         attentional = self.dropout(torch.tanh(self.combine(torch.cat([context, x], 1))))
-        return self.output(attentional), attentional, new_states, weights
+        return attentional, new_states, weights
 
     def _run(self, *args: Any) -> StepOutput:
         if self.runner == "eager":
