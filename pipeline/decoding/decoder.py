@@ -11,6 +11,10 @@ One step (Luong et al. 2015, with input feeding; the score is any of ``attention
     h~_t  = dropout(tanh(W_c [c_t ; h_t]))                (B, H)      the attentional vector
     logits = W_o h~_t + b_o                               (B, V)
 
+The output layer is outside the step: teacher-forced ``forward`` applies it once to every
+step's h~_t (one (B*T, H) x (H, V) product and one gradient of W_o, not T of each), ``step``
+(search) to the one step.
+
 The initial state is the bridge ``tanh(W_b summary + b_b)``, split into every layer's
 ``cell.state_size`` tensors, and h~_0 = 0. With ``attention="none"`` the context is zero and the
 decoder is the plain encoder-decoder (Sutskever et al. 2014; Cho et al. 2014).
@@ -40,7 +44,8 @@ DECODER_RUNNERS = ("compiled", "eager")
 """The decoder's runners; ``model.runner``'s ``auto`` and ``fused`` mean ``compiled`` here,
 since a decoder with input feeding cannot run a whole sequence in one fused kernel."""
 
-StepOutput = tuple[Tensor, Tensor, list[Tensor], Tensor]
+StepOutput = tuple[Tensor, list[Tensor], Tensor]
+"""The compiled step's outputs: h~_t (B, H), the cells' new states, attention weights (B, S)."""
 
 
 @dataclass
