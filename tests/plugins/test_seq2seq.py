@@ -132,12 +132,12 @@ def test_targets_are_framed_by_eos_and_both_sides_cut_to_their_limits(
     assert first.reference == "D C B A"  # BLEU compares with the whole raw text
 
 
-def test_val_batches_mark_only_the_first_sentences_for_decoding(
+def test_val_batches_mark_val_bleu_sentences_across_the_split_for_decoding(
     regs: Registries, tmp_path: Path
 ) -> None:
     task = prepared(regs, tmp_path, task={"val_bleu_sentences": 5})
     marked = [int(batch.decode.sum()) for batch in task.dataloader("val")]
-    assert marked == [4, 1]  # 8 sentences in batches of 4
+    assert marked == [2, 3]  # 8 sentences in batches of 4: positions 0, 2, 4, 5, 7
     assert {batch.search for batch in task.dataloader("val")} == {1}
     test = list(task.dataloader("test"))
     assert all(bool(batch.decode.all()) and batch.search == 5 for batch in test)
@@ -261,3 +261,13 @@ def test_pipeline_train_stops_on_a_bad_setting_before_reading_data_or_opening_a_
     error = capsys.readouterr().err
     assert "task.tie_embeddings=true" in error and "missing.tsv" not in error
     assert not (workdir / "mlruns").exists()
+
+
+@pytest.mark.parametrize(("decode", "size"), [(3, 10), (4, 10), (10, 10), (25, 10), (1, 7)])
+def test_validation_bleu_decodes_that_many_sentences_spread_over_the_split(
+    decode: int, size: int
+) -> None:
+    chosen = [p for p in range(size) if Collate(0, 1, decode, size).decoded(p)]
+    assert len(chosen) == min(decode, size)
+    if decode < size:  # not the first ones: a length-sorted file would score its shortest
+        assert chosen[-1] >= size - size // decode

@@ -156,10 +156,20 @@ class Batch(NamedTuple):
 
 
 class Collate:
-    """Items -> :class:`Batch`; examples at positions < ``decode_below`` are translated."""
+    """Items -> :class:`Batch`; ``decode`` of a split's ``size`` examples are translated.
 
-    def __init__(self, pad_id: int, search: int = 0, decode_below: int = 0) -> None:
-        self.pad_id, self.search, self.decode_below = pad_id, search, decode_below
+    They are spread evenly over the split (position p when ``p * decode % size < decode``:
+    exactly ``min(decode, size)`` of them), not its first ones: a file sorted by length, as
+    Tatoeba's is, would otherwise score only its shortest sentences.
+    """
+
+    def __init__(self, pad_id: int, search: int = 0, decode: int = 0, size: int = 1) -> None:
+        self.pad_id, self.search = pad_id, search
+        self.decode, self.size = min(decode, size), size
+
+    def decoded(self, position: int) -> bool:
+        """Whether the example at position of the split is translated."""
+        return position * self.decode % self.size < self.decode
 
     def __call__(self, items: list[Item]) -> Batch:
         pad = self.pad_id
@@ -170,7 +180,7 @@ class Collate:
             nn.utils.rnn.pad_sequence(
                 [item.target for item in items], batch_first=True, padding_value=pad
             ),
-            torch.tensor([item.position < self.decode_below for item in items], dtype=torch.bool),
+            torch.tensor([self.decoded(item.position) for item in items], dtype=torch.bool),
             tuple(item.reference for item in items),
             self.search,
         )

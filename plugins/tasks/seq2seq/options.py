@@ -42,7 +42,8 @@ class Seq2SeqOptions(ParallelOptions):
     max_length_ratio: float = field(default=1.5, metadata={"min": 0.1, "max": 10.0})
     """Generated tokens at most ratio x source tokens + 5 (and max_target_length)."""
     val_bleu_sentences: int = field(default=1000, metadata={"min": 1})
-    """Validation BLEU/chrF each epoch: greedy on the first N validation sentences."""
+    """Validation BLEU/chrF each epoch: greedy on N validation sentences spread evenly over
+    the split (all of them when it has fewer)."""
 
 
 @dataclass

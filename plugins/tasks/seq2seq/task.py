@@ -4,10 +4,10 @@ generated translations, prediction with beam search and n-best lists.
 Metrics per split: ``loss`` (teacher-forced cross-entropy, label smoothing included, per
 target token) and ``ppl`` (exp of the per-token NLL without smoothing); on val and test also
 corpus ``bleu`` and ``chrf`` (sacrebleu, detokenised hypotheses against the raw target text):
-val greedy on the first ``task.val_bleu_sentences`` sentences every epoch, test with beam
-search (``task.beam_size``). The monitored metric is ``val_loss``: it covers every validation
-pair, changes smoothly, and does not tie the way a saturated greedy BLEU does (a tie keeps the
-earliest checkpoint); tune spaces may still maximise ``val_bleu``.
+val greedy on ``task.val_bleu_sentences`` sentences spread over the split every epoch, test
+with beam search (``task.beam_size``). The monitored metric is ``val_loss``: it covers every
+validation pair, changes smoothly, and does not tie the way a saturated greedy BLEU does (a tie
+keeps the earliest checkpoint); tune spaces may still maximise ``val_bleu``.
 """
 
 from __future__ import annotations
@@ -137,15 +137,16 @@ class Seq2SeqTask(Task):
         return {"decoder.embedding": self.fitted.target.vocab}
 
     def dataloader(self, split: str, rank: int = 0, world_size: int = 1) -> DataLoader[Batch]:
-        """Padded batches; val translates its first val_bleu_sentences greedily, test all
-        of it with the beam."""
+        """Padded batches; val translates val_bleu_sentences of its pairs (spread over the split)
+        greedily, test all of it with the beam."""
         pad, options = self.fitted.target.pad_id, self.options
-        if split == "val":
-            collate = Collate(pad, 1, options.val_bleu_sentences)
-        elif split == "test":
-            collate = Collate(pad, options.beam_size, len(self.data[split]))
-        else:
+        if split == "train":
             return self.train_loader(rank, world_size)
+        size = len(self.data[split])
+        if split == "val":
+            collate = Collate(pad, 1, options.val_bleu_sentences, size)
+        else:
+            collate = Collate(pad, options.beam_size, size, size)
         return split_loader(self.data[split], split, self.cfg, rank, world_size, collate)
 
     def train_loader(self, rank: int, world_size: int) -> DataLoader[Any]:
