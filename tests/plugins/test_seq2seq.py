@@ -267,7 +267,8 @@ def test_pipeline_train_stops_on_a_bad_setting_before_reading_data_or_opening_a_
 def test_validation_bleu_decodes_that_many_sentences_spread_over_the_split(
     decode: int, size: int
 ) -> None:
-    chosen = [p for p in range(size) if Collate(0, 1, decode, size).decoded(p)]
+    collate = Collate(0, 1, decode, size)
+    chosen = [p for p in range(size) if collate.decoded(p)]
     assert len(chosen) == min(decode, size)
     if decode < size:  # not the first ones: a length-sorted file would score its shortest
         assert chosen[-1] >= size - size // decode
