@@ -115,6 +115,9 @@ class OptimConfig:
 @dataclass
 class TrainerConfig:
     max_epochs: int = field(default=10, metadata=_range(1))
+    max_minutes: float | None = field(default=None, metadata=_range(0.001))
+    """A wall-clock budget of training: it stops after the batch that exceeds it, then the best
+    checkpoint is tested as after the last epoch (Lightning's max_time; None: no budget)."""
     accelerator: str = "auto"
     devices: int | str = "auto"
     num_nodes: int = field(default=1, metadata=_range(1))

@@ -8,6 +8,7 @@ import threading
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import lightning as L
@@ -158,6 +159,7 @@ def _trainer(
 ) -> L.Trainer:
     return L.Trainer(
         max_epochs=settings.max_epochs,
+        max_time=None if settings.max_minutes is None else timedelta(minutes=settings.max_minutes),
         accelerator=settings.accelerator,
         devices=settings.devices,
         num_nodes=settings.num_nodes,

@@ -111,6 +111,16 @@ def test_resume_continues_the_same_run(lm_config: Path, capsys) -> None:
     assert len(tokenised) == 1  # the second run reused the cached token ids
 
 
+def test_a_time_budget_stops_training_and_tests_the_best_checkpoint(lm_config: Path, capsys):
+    """trainer.max_minutes ends a run that max_epochs would keep going, as a FINISHED run."""
+    result = run_json(
+        capsys, "train", str(lm_config), "trainer.max_epochs=500", "trainer.max_minutes=0.05"
+    )
+    assert client().get_run(result["run_id"]).info.status == "FINISHED"
+    epochs = len(client().get_metric_history(result["run_id"], "train_loss"))
+    assert 1 <= epochs < 500 and result["metrics"]["test_ppl"] > 1
+
+
 @pytest.mark.parametrize(
     "overrides",
     [

@@ -17,10 +17,11 @@ Under DDP (``W`` processes) the streams are sharded, never duplicated (``pipelin
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import torch
 from torch import Tensor, nn
@@ -46,6 +47,15 @@ class LanguageModelOptions:
     """Time steps per batch for truncated back-propagation through time."""
     tie_weights: bool = False
     """Share the embedding and output matrices (Press & Wolf 2017); needs H == embedding size."""
+    softmax: Literal["full", "adaptive"] = "full"
+    """Output layer: ``full`` softmax over the vocabulary, or ``adaptive`` (Grave et al. 2017):
+    a head over the frequent words and clusters of rarer ones, each with a smaller projection.
+    The same exact distribution over every word, several times faster for large vocabularies
+    (the word tokenizer numbers words by frequency, as it needs)."""
+    adaptive_cutoffs: list[int] = field(default_factory=lambda: [2000, 10000])
+    """adaptive: the head covers ids below the first cutoff; each cluster up to the next."""
+    adaptive_div_value: float = field(default=4.0, metadata={"min": 1.0})
+    """adaptive: cluster i projects the hidden state to H / div_value**(i+1) units."""
 
 
 @dataclass
@@ -72,25 +82,88 @@ class Perplexity(WeightedMean):
 
 
 class LanguageModelNetwork(nn.Module):
-    """Embedding -> recurrent encoder -> linear layer over the vocabulary."""
+    """Embedding -> recurrent encoder -> full or adaptive softmax over the vocabulary."""
 
     def __init__(
-        self, embedding: nn.Embedding, encoder: RecurrentEncoder, dropout: float, tie: bool
+        self,
+        embedding: nn.Embedding,
+        encoder: RecurrentEncoder,
+        dropout: float,
+        options: LanguageModelOptions,
     ) -> None:
         super().__init__()
         self.embedding, self.encoder = embedding, encoder
         self.dropout = nn.Dropout(dropout)
-        self.output = nn.Linear(encoder.output_size, embedding.num_embeddings)
-        if tie:
-            self.output.weight = self.embedding.weight
+        self.output: nn.Linear | nn.AdaptiveLogSoftmaxWithLoss
+        vocabulary, hidden = embedding.num_embeddings, encoder.output_size
+        if options.softmax == "adaptive":
+            self.output = nn.AdaptiveLogSoftmaxWithLoss(
+                hidden,
+                vocabulary,
+                adaptive_cutoffs(options.adaptive_cutoffs, vocabulary),
+                div_value=options.adaptive_div_value,
+                head_bias=True,
+            )
+        else:
+            self.output = nn.Linear(hidden, vocabulary)
+            if options.tie_weights:
+                self.output.weight = self.embedding.weight
+
+    def features(
+        self, tokens: Tensor, state: list[Tensor] | None = None
+    ) -> tuple[Tensor, list[Tensor]]:
+        """tokens (B, T) -> the output layer's input (B, T, H), encoder state."""
+        embedded = self.dropout(self.embedding(tokens))  # (B, T, E)
+        hidden, state = self.encoder(embedded, state=state)  # (B, T, H)
+        return self.dropout(hidden), state
+
+    def loss(self, features: Tensor, targets: Tensor) -> Tensor:
+        """Mean cross-entropy of targets (B, T) given features (B, T, H); adaptive: exact, and
+        without scoring every word at every position."""
+        if isinstance(self.output, nn.AdaptiveLogSoftmaxWithLoss):
+            return self.output(features.flatten(0, 1), targets.flatten()).loss
+        return F.cross_entropy(self.output(features).flatten(0, 1), targets.flatten())
 
     def forward(
         self, tokens: Tensor, state: list[Tensor] | None = None
     ) -> tuple[Tensor, list[Tensor]]:
-        """tokens (B, T) -> logits (B, T, V), encoder state."""
-        embedded = self.dropout(self.embedding(tokens))  # (B, T, E)
-        hidden, state = self.encoder(embedded, state=state)  # (B, T, H)
-        return self.output(self.dropout(hidden)), state
+        """tokens (B, T) -> scores (B, T, V), encoder state. The scores are logits, or under the
+        adaptive softmax log-probabilities: either gives the same distribution by a softmax."""
+        features, state = self.features(tokens, state)
+        if isinstance(self.output, nn.AdaptiveLogSoftmaxWithLoss):
+            scores = self.output.log_prob(features.flatten(0, 1))  # (B*T, V)
+            return scores.view(*features.shape[:2], -1), state
+        return self.output(features), state
+
+
+def adaptive_cutoffs(cutoffs: Sequence[int], vocabulary: int) -> list[int]:
+    """The cutoffs, checked against the vocabulary size V (config_problems checked the rest)."""
+    if cutoffs and cutoffs[-1] < vocabulary:
+        return list(cutoffs)
+    raise UserError(
+        f"task.adaptive_cutoffs {list(cutoffs)} must end below the vocabulary size "
+        f"({vocabulary}): lower them (e.g. [{vocabulary // 10}, {vocabulary // 3}]) or "
+        "set task.softmax=full"
+    )
+
+
+def _softmax_problems(options: LanguageModelOptions) -> list[str]:
+    """The adaptive softmax's options that cannot work, whatever the vocabulary."""
+    if options.softmax != "adaptive":
+        return []
+    problems = []
+    if options.tie_weights:
+        problems.append(
+            "task.tie_weights ties the embedding to a full softmax; with task.softmax=adaptive "
+            "set task.tie_weights=false"
+        )
+    cutoffs = options.adaptive_cutoffs
+    if not cutoffs or cutoffs[0] < 1 or any(a >= b for a, b in itertools.pairwise(cutoffs)):
+        problems.append(
+            f"task.adaptive_cutoffs {cutoffs} must be increasing positive token counts, "
+            "e.g. [2000, 10000]"
+        )
+    return problems
 
 
 class LanguageModelTask(Task):
@@ -126,7 +199,7 @@ class LanguageModelTask(Task):
                 f"task.tie_weights needs model.hidden_size ({cfg.model.hidden_size}) == "
                 f"model.embedding_size ({cfg.model.embedding_size})"
             )
-        return problems
+        return problems + _softmax_problems(cfg.task.options)
 
     # ------------------------------------------------------------------------- data
 
@@ -181,7 +254,7 @@ class LanguageModelTask(Task):
             components.embedding(len(self.fitted_tokenizer)),
             components.encoder(model.embedding_size),
             model.dropout,
-            self.options.tie_weights,
+            self.options,
         )
 
     def metrics(self) -> dict[str, Any]:
@@ -191,8 +264,9 @@ class LanguageModelTask(Task):
         self, network: nn.Module, batch: Any, carry: Any, metrics: dict[str, Any]
     ) -> StepResult:
         inputs, targets = batch  # (B, T) each
-        logits, state = network(inputs, carry)  # (B, T, V)
-        loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten())
+        lm = cast(LanguageModelNetwork, network)
+        features, state = lm.features(inputs, carry)  # (B, T, H)
+        loss = lm.loss(features, targets)
         for metric in metrics.values():
             metric.update(loss.detach(), targets.numel())
         return StepResult(loss, [s.detach() for s in state])
