@@ -52,7 +52,7 @@ from lm_common import (
     median,
     summary,
     verdict,
-    wikitext_files,
+    wikitext_slice,
 )
 
 TARGET = 0.97
@@ -63,32 +63,9 @@ Runner = Callable[[list[str], Path], float]
 # ----------------------------------------------------------------------------- data
 
 
-def write_slice(source: Path, target: Path, tokens: int) -> int:
-    """The first non-blank lines of source holding >= tokens words and eos; their count."""
-    kept, count = [], 0
-    for line in source.read_text(encoding="utf-8").split("\n"):
-        if count >= tokens:
-            break
-        if line.strip():
-            kept.append(line)
-            count += len(line.split()) + 1
-    target.write_text("\n".join(kept) + "\n", encoding="utf-8")
-    return count
-
-
 def corpus_slice(args: argparse.Namespace, workdir: Path) -> dict[str, Path]:
     """Train, validation and test slices of WikiText-2 in workdir/slice."""
-    files = wikitext_files(args.data.expanduser().resolve())
-    if files is None:
-        raise SystemExit(f"{args.data} has no WikiText-2 files; pass --data DIR")
-    folder = workdir / "slice"
-    folder.mkdir(parents=True, exist_ok=True)
-    sizes = {"train": args.train_tokens, "validation": args.valid_tokens, "test": args.valid_tokens}
-    slices = {split: folder / f"{split}.txt" for split in files}
-    for split, path in files.items():
-        count = write_slice(path, slices[split], sizes[split])
-        log(f"{split}: {count} tokens from {path.name}")
-    return slices
+    return wikitext_slice(args.data, workdir / "slice", args.train_tokens, args.valid_tokens)
 
 
 # ----------------------------------------------------------------------------- runs

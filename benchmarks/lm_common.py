@@ -90,6 +90,36 @@ def wikitext_files(data: Path) -> dict[str, Path] | None:
     return None
 
 
+def write_slice(source: Path, target: Path, tokens: int) -> int:
+    """The first non-blank lines of source holding >= tokens words and eos; their count."""
+    kept, count = [], 0
+    for line in source.read_text(encoding="utf-8").split("\n"):
+        if count >= tokens:
+            break
+        if line.strip():
+            kept.append(line)
+            count += len(line.split()) + 1
+    target.write_text("\n".join(kept) + "\n", encoding="utf-8")
+    return count
+
+
+def wikitext_slice(
+    data: Path, folder: Path, train_tokens: int, eval_tokens: int
+) -> dict[str, Path]:
+    """The first lines of WikiText-2's splits in data, train_tokens of train and eval_tokens of
+    validation and test, written into folder; exits naming --data when the files are missing."""
+    files = wikitext_files(data.expanduser().resolve())
+    if files is None:
+        raise SystemExit(f"{data} has no WikiText-2 files; pass --data DIR")
+    folder.mkdir(parents=True, exist_ok=True)
+    sizes = {"train": train_tokens, "validation": eval_tokens, "test": eval_tokens}
+    slices = {split: folder / f"{split}.txt" for split in files}
+    for split, path in files.items():
+        count = write_slice(path, slices[split], sizes[split])
+        log(f"{split}: {count} tokens from {path.name}")
+    return slices
+
+
 def quoted(value: object) -> str:
     """A YAML scalar that reads back as this exact string (paths with ':' or spaces)."""
     return json.dumps(str(value))

@@ -121,7 +121,8 @@ class LanguageModelNetwork(nn.Module):
         """Mean cross-entropy of targets (B, T) given features (B, T, H); adaptive: exact, and
         without scoring every word at every position."""
         if isinstance(self.output, nn.AdaptiveLogSoftmaxWithLoss):
-            return self.output(features.flatten(0, 1), targets.flatten()).loss
+            loss: Tensor = self.output(features.flatten(0, 1), targets.flatten()).loss
+            return loss
         return F.cross_entropy(self.output(features).flatten(0, 1), targets.flatten())
 
     def forward(
