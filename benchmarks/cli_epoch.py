@@ -20,9 +20,10 @@ epoch time of each is wall(2 epochs) - wall(1 epoch), so start-up, tokenising, t
 MLflow logging cancel out. The data is a slice of WikiText-2: the first lines of each split
 holding ``--train-tokens`` / ``--valid-tokens`` tokens (words and ``<eos>``), written to the
 workdir. One untimed run of each contender comes first (token cache, file cache); then each
-repeat runs plain, then every pipeline mode, for 1 and then 2 epochs. It prints every wall
-time, the epoch times, their medians, ratio = median(plain) / median(pipeline) per mode
-(target >= 0.97) and the load average before each repeat.
+repeat runs every contender for 1 and then 2 epochs, in an order rotated by one each repeat
+(plain first, then a pipeline mode first, ...), so no contender always runs last. It
+prints every wall time, the epoch times, their medians, ratio = median(plain) /
+median(pipeline) per mode (target >= 0.97) and the load average before each repeat.
 
 This is a benchmark: it prints figures and asserts nothing about them.
 """
@@ -186,6 +187,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def rotated(names: list[str], shift: int) -> list[str]:
+    """names starting at position shift (mod len): no contender always runs first or last."""
+    start = shift % len(names)
+    return names[start:] + names[:start]
+
+
 def measure(args: argparse.Namespace, files: dict[str, Path], workdir: Path) -> list[str]:
     """Alternating repeats; returns the summary lines."""
     run: Runner = on_terminal if args.output == "pty" else to_file
@@ -201,14 +208,15 @@ def measure(args: argparse.Namespace, files: dict[str, Path], workdir: Path) -> 
     for repeat in range(1, args.repeats + 1):
         loads.append(load())
         log(f"repeat {repeat}: {loads[-1]}")
-        for name, command in commands.items():
+        for name in rotated(list(commands), repeat - 1):
+            command = commands[name]
             one, two = run(command(1), workdir), run(command(2), workdir)
             walls[name].append((one, two))
             log(f"  {name:<17} 1 epoch {one:6.1f} s, 2 epochs {two:6.1f} s: {two - one:.1f} s")
     epochs = {name: [two - one for one, two in pairs] for name, pairs in walls.items()}
     lines = [
         f"epoch = wall(2 epochs) - wall(1 epoch), output to {args.output}, {args.repeats} "
-        f"repeats alternating {', '.join(commands)}",
+        f"repeats of {', '.join(commands)} in an order rotated each repeat",
         *(f"  load before repeat {i}: {value}" for i, value in enumerate(loads, 1)),
     ]
     for name, values in epochs.items():
